@@ -1,0 +1,1 @@
+"""jaxlatent.training."""
