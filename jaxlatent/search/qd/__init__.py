@@ -1,0 +1,1 @@
+"""CMA-MAEGA quality-diversity search (pyribs-compatible) in JAX."""
