@@ -239,7 +239,7 @@ def test_emitter_restarts_and_gradient_ascent_match_pyribs():
 
 # ---------------------------------------------------------------- end to end (statistical)
 
-E2E_D, E2E_ITERS, E2E_SEEDS = 20, 300, 3
+E2E_D, E2E_ITERS, E2E_SEEDS = 20, 150, 3
 E2E_BOUND = E2E_D / 2 * 5.12
 
 
@@ -273,11 +273,11 @@ def _eval_fn(x, key):
 
 
 def test_end_to_end_sphere_matches_pyribs_statistically():
-    """D=20 sphere, 20x20 grid, 3 emitters x (11 + 1), 300 iterations, 3 seeds each.
+    """D=20 sphere, 20x20 grid, 3 emitters x (11 + 1), 150 iterations, 3 seeds each.
 
-    Compares mean normalised QD score and coverage of the result archives. Bounds: ours within
-    10% (QD score) and 0.1 absolute (coverage) of pyribs' mean; both far above what a broken
-    emitter gives (the archive after iteration 1 has ~1% coverage).
+    Compares mean normalised QD score and coverage of the result archives (not yet saturated at
+    150 iterations: ~65 / ~0.86, seed std ~3 / ~0.03 on both sides). Bounds: ours within 10%
+    (QD score, ~3 sigma of the difference of 3-seed means) and 0.08 absolute (coverage).
     """
     cfg = qd.QDConfig(
         qd.ArchiveSpec((20, 20), ((-E2E_BOUND, E2E_BOUND),) * 2, 0.01, 0.0),
@@ -293,5 +293,5 @@ def test_end_to_end_sphere_matches_pyribs_statistically():
     q_r, c_r = np.mean(theirs, 0)
     print(f"ours qd={q_o:.3f} cov={c_o:.3f} | pyribs qd={q_r:.3f} cov={c_r:.3f}")
     assert abs(q_o - q_r) <= 0.10 * q_r, (ours, theirs)
-    assert abs(c_o - c_r) <= 0.10, (ours, theirs)
+    assert abs(c_o - c_r) <= 0.08, (ours, theirs)
     assert c_r > 0.3  # the benchmark is not trivially failing on either side
