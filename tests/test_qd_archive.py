@@ -116,3 +116,30 @@ def test_tie_keeps_first_and_sample_elite_only_occupied(key):
     assert rows == {tuple(np.asarray(sol[0])), tuple(np.asarray(sol[3]))}
     _, found = qa.sample_elite(key, qa.init_archive(spec, 2))
     assert not bool(found)
+
+
+def test_qdgs_transform_values_and_one_pass_jacobian(key):
+    """f = 100 - 50 * loss and the Jacobian of (f, measures) on a toy objective."""
+    from jaxlatent.search.qd import qdgs
+
+    a = jnp.asarray([[1.0, -2.0, 0.5], [0.0, 1.0, 3.0]])
+
+    def objective(z, ctx, *, key=None):
+        noise = jax.random.normal(key, ()) * ctx
+        return jnp.sum(jnp.sin(z)) + noise, {"measures": a @ z**2}
+
+    x = jax.random.normal(key, (4, 3))
+    eval_fn, jac_fn = qdgs.make_eval_fns(objective, 0.0)
+    f, m, j = jax.jit(jac_fn)(x, key)
+    f2, m2 = jax.jit(eval_fn)(x, key)
+    np.testing.assert_allclose(f, 100 - 50 * np.sum(np.sin(x), 1), rtol=1e-6)
+    np.testing.assert_allclose(m, np.asarray(x) ** 2 @ np.asarray(a).T, rtol=1e-6)
+    np.testing.assert_allclose(f2, f, rtol=1e-6)
+    np.testing.assert_allclose(m2, m, rtol=1e-6)
+    np.testing.assert_allclose(j[:, 0], -50 * np.cos(x), rtol=1e-6)
+    np.testing.assert_allclose(j[:, 1:], 2 * np.asarray(a)[None] * np.asarray(x)[:, None],
+                               rtol=1e-6)
+    # stochastic objectives: per-solution keys, shared by eval_fn and jac_fn
+    eval_s, jac_s = qdgs.make_eval_fns(objective, 1.0)
+    np.testing.assert_allclose(jax.jit(eval_s)(x, key)[0], jax.jit(jac_s)(x, key)[0], rtol=1e-6)
+    assert len(set(np.round(np.asarray(jax.jit(eval_s)(x, key)[0] - f), 4))) > 1

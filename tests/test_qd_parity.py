@@ -295,3 +295,17 @@ def test_end_to_end_sphere_matches_pyribs_statistically():
     assert abs(q_o - q_r) <= 0.10 * q_r, (ours, theirs)
     assert abs(c_o - c_r) <= 0.08, (ours, theirs)
     assert c_r > 0.3  # the benchmark is not trivially failing on either side
+
+
+def test_resume_equals_uninterrupted_run():
+    """Randomness is fold_in(loop_key, iteration): 6 + 6 iterations == 12 iterations."""
+    cfg = qd.QDConfig(qd.ArchiveSpec((4, 4), ((-25.6, 25.6),) * 2, 0.1, 0.0),
+                      qd.EmitterConfig(sigma0=1.0, lr=0.5, batch_size=4), num_emitters=2)
+    key = jax.random.key(3)
+    x0 = jnp.zeros(10)
+    full, m_full = qd.run(key, x0, _eval_fn, _jac_fn, cfg, 12, chunk_size=6)
+    half, _ = qd.run(key, x0, _eval_fn, _jac_fn, cfg, 6, chunk_size=6)
+    half, m_rest = qd.run(key, None, _eval_fn, _jac_fn, cfg, 6, chunk_size=6, state=half)
+    jax.tree.map(np.testing.assert_array_equal, full, half)
+    np.testing.assert_array_equal(m_full["qd_score"][6:], m_rest["qd_score"])
+    assert int(full.iteration) == 12 and float(m_full["coverage"][-1]) > 0
