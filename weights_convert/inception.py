@@ -1,0 +1,55 @@
+"""Converts pytorch-fid's FID Inception weights to a jaxlatent ``.npz``.
+
+Usage:
+  python weights_convert/inception.py --input pt_inception-2015-12-05-6726825d.pth \
+      --output inception_fid.npz
+
+The input is pytorch-fid's release file ``pt_inception-2015-12-05-6726825d.pth`` (the same bytes
+as torch-fidelity's ``weights-inception-2015-12-05-6726825d.pth``): a plain state dict in
+torchvision ``Inception3`` layout. This script is the only place that imports torch; the mapping
+itself is `jaxlatent.models.inception.convert` (pure numpy).
+"""
+
+import argparse
+import hashlib
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from jaxlatent import params as params_lib  # noqa: E402
+from jaxlatent.models import inception  # noqa: E402
+
+
+def load_state_dict(path):
+    """Reads a torch state dict (plain or wrapped in ``{"state_dict": ...}``) as numpy arrays."""
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    return {k: v.detach().cpu().float().numpy() for k, v in state.items()
+            if hasattr(v, "detach")}
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--input", required=True, help="pt_inception-2015-12-05-6726825d.pth")
+    parser.add_argument("--output", required=True, help="destination .npz")
+    args = parser.parse_args(argv)
+    variables = inception.convert(load_state_dict(args.input))
+    params_lib.save_params(args.output, variables, source=os.path.basename(args.input),
+                           source_sha256=sha256(args.input), model="inception_fid")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
