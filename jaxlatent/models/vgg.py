@@ -32,6 +32,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxlatent import params as P
 from jaxlatent.models.registry import Model
@@ -118,15 +119,25 @@ class VGG(nn.Module):
 
 def load_or_init(module, name, path, key, example, init_kw, converter_cmd) -> tuple[Any, dict]:
     """Shared builder logic: npz at ``path`` (checked), random init from ``key``, else an error."""
-    shapes = jax.eval_shape(lambda k: module.init(k, example, **init_kw), jax.random.key(0))
+    init = jax.jit(lambda k: module.init(k, example, **init_kw)["params"])
     if path is not None:
         params, meta = P.load_params(path)
-        P.check_params(shapes["params"], params, f"{name} checkpoint {path!r}")
+        P.check_params(expected_shapes(init), params, f"{name} checkpoint {path!r}")
         return jax.tree.map(jnp.asarray, params), meta
     if key is not None:
-        return module.init(key, example, **init_kw)["params"], {}
+        return init(key), {}
     raise ValueError(f"{name} needs converted weights: run `{converter_cmd}` and pass "
                      f"path=... (or key=... for a random initialisation)")
+
+
+def expected_shapes(init) -> Any:
+    """Params tree of ``init(key)`` as zero-stride numpy arrays (shapes only, no memory).
+
+    `jaxlatent.params.check_params` flattens with ``np.asarray``, which turns a ShapeDtypeStruct
+    into a 0-d object array, so shapes are passed as broadcast views instead.
+    """
+    shapes = jax.eval_shape(init, jax.random.key(0))
+    return jax.tree.map(lambda s: np.broadcast_to(np.zeros((), s.dtype), s.shape), shapes)
 
 
 def _build(arch: str, path=None, *, key=None, width=1.0, hidden=4096, num_classes=1000,

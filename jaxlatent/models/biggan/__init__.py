@@ -32,6 +32,11 @@ _DEEP_FIELDS = ("z_dim", "class_embed_dim", "channel_width", "num_classes",
                 "attention_layer_position", "n_stats", "eps")
 
 
+def shape_tree(tree: Any) -> Any:
+    """ShapeDtypeStructs -> zero-stride numpy views of those shapes (no memory) for check_params."""
+    return jax.tree.map(lambda s: np.broadcast_to(np.zeros((), s.dtype), s.shape), tree)
+
+
 def make_module(cfg: dict):
     """The Flax module for a preset-style config (``cfg["arch"]`` is "biggan" or "biggan_deep")."""
     if cfg["arch"] == "biggan":
@@ -98,8 +103,8 @@ def build(path: str | None = None, *, key: jax.Array | None = None,
     if path is None:
         variables = module.init(key, *args)
     else:
-        check_params(jax.eval_shape(module.init, jax.random.key(0), *args), variables,
-                     f"BigGAN checkpoint {path!r}")
+        check_params(shape_tree(jax.eval_shape(module.init, jax.random.key(0), *args)),
+                     variables, f"BigGAN checkpoint {path!r}")
     variables = jax.tree.map(jnp.asarray, variables)
 
     if cfg["arch"] == "biggan":
