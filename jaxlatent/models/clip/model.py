@@ -194,9 +194,9 @@ def preprocess(images: jax.Array, size: int = 224) -> jax.Array:
     """
     b, h, w, c = images.shape
     if (h, w) != (size, size):
-        scale = size / min(h, w)
-        nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+        # torchvision Resize(int): short side -> size, long side truncated; CenterCrop rounds.
+        nh, nw = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
         images = jax.image.resize(images, (b, nh, nw, c), method="bicubic", antialias=True)
-        top, left = (nh - size) // 2, (nw - size) // 2
+        top, left = int(round((nh - size) / 2)), int(round((nw - size) / 2))
         images = images[:, top:top + size, left:left + size]
     return (images - jnp.asarray(MEAN)) / jnp.asarray(STD)
