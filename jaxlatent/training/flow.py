@@ -105,7 +105,7 @@ def make_trainer(model: Glow, optimizer: optax.GradientTransformation | None = N
         new = dict(state, params=optax.apply_updates(state["params"], updates),
                    opt_state=opt_state, step=state["step"] + 1)
         return new, {"loss_bpd": value, "log_p": jnp.mean(log_p),
-                     "grad_norm": optax.global_norm(grads)}
+                     "grad_norm": optax.tree.norm(grads)}
 
     log_p_fn = jax.jit(lambda p, b, x: loss(p, b, x)[1])
 
