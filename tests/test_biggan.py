@@ -74,6 +74,14 @@ def _inter(inter, *path) -> np.ndarray:
     return np.asarray(node["__call__"][0])
 
 
+def _jit_apply(module, *static):
+    """Jitted apply returning ``(output, intermediates)`` of every submodule."""
+    def fn(variables, z, y):
+        return module.apply(variables, z, y, *static, capture_intermediates=True,
+                            mutable=["intermediates"])
+    return jax.jit(fn)
+
+
 @pytest.fixture(scope="module")
 def pt_pair():
     from tests.torch_refs_gan.biggan_pytorch import Generator as TorchG
@@ -105,9 +113,7 @@ def test_biggan_pytorch_parity_per_block(pt_pair):
         want = tg(torch.from_numpy(z), y_t, taps)
     y = embed_classes(variables, jnp.asarray(labels))
     np.testing.assert_allclose(y, y_t.numpy(), atol=0)
-    module = make_module(PT_CFG)
-    out, inter = module.apply(variables, z, y, capture_intermediates=True,
-                              mutable=["intermediates"])
+    out, inter = _jit_apply(make_module(PT_CFG))(variables, z, y)
     arch = g_arch(PT_CFG["G_ch"], PT_CFG["resolution"], PT_CFG["attention"])
     assert [a for _, _, a in arch] == [False, False, True, False]
     names = [f"blocks_{i}_{int(attn)}" for i, (_, _, attn) in enumerate(arch)]
@@ -132,9 +138,7 @@ def test_biggan_deep_parity_per_block(deep_pair, truncation):
     for h in hooks:
         h.remove()
     y = embed_classes(variables, jnp.asarray(onehot))
-    out, inter = make_module(DEEP_CFG).apply(variables, z, y, truncation,
-                                             capture_intermediates=True,
-                                             mutable=["intermediates"])
+    out, inter = _jit_apply(make_module(DEEP_CFG), truncation)(variables, z, y)
     for k, tap in enumerate(taps):
         got = _inter(inter, "generator", f"layers_{k}")
         np.testing.assert_allclose(got, _nhwc(tap), atol=BLOCK_ATOL, err_msg=f"layers_{k}")
@@ -173,16 +177,18 @@ def test_build_from_converted_file(tmp_path, pt_pair):
 
 
 def test_build_random_and_errors(key):
-    model = build(key=key, preset="biggan-deep-128", channel_width=4, num_classes=10,
+    model = build(key=key, preset="biggan-deep-128", channel_width=4, num_classes=10, z_dim=8,
+                  class_embed_dim=8,
                   layers=[[True, 16, 8], [False, 8, 4], [False, 4, 2], [False, 2, 1]],
                   attention_layer_position=0)
     y = embed_classes(model.params, jnp.array([1]))
-    x = model.apply_fn(model.params, jnp.zeros((1, 128)), y, truncation=0.5)
+    x = jax.jit(model.apply_fn, static_argnames="truncation")(model.params, jnp.zeros((1, 8)), y,
+                                                              truncation=0.5)
     chex.assert_shape(x, (1, 8, 8, 3))
     with pytest.raises(ValueError, match="weights_convert/biggan.py"):
         build()
     with pytest.raises(ValueError, match="truncation"):
-        model.apply_fn(model.params, jnp.zeros((1, 128)), y, truncation=0.0)
+        model.apply_fn(model.params, jnp.zeros((1, 8)), y, truncation=0.0)
 
 
 def test_build_rejects_wrong_file(tmp_path, pt_pair):

@@ -101,7 +101,7 @@ def build(path: str | None = None, *, key: jax.Array | None = None,
     z_dim, embed_dim, n_classes = _dims(cfg, module)
     args = (jnp.zeros((1, z_dim)), jnp.zeros((1, embed_dim)))
     if path is None:
-        variables = module.init(key, *args)
+        variables = jax.jit(module.init)(key, *args)
     else:
         check_params(shape_tree(jax.eval_shape(module.init, jax.random.key(0), *args)),
                      variables, f"BigGAN checkpoint {path!r}")

@@ -12,7 +12,7 @@ from typing import Mapping
 import numpy as np
 
 from jaxlatent.models.biggan import sn
-from jaxlatent.models.biggan.generator import g_arch
+from jaxlatent.models.biggan.generator import MULTS, g_arch
 from jaxlatent.params import check_state_dict_keys
 
 
@@ -98,7 +98,7 @@ def infer_config(state: Mapping[str, np.ndarray]) -> dict:
     """Reads G_ch, resolution, attention, dim_z, shared_dim and hier off the tensor shapes."""
     n_blocks = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
     resolution = 4 * 2**n_blocks
-    ch = int(np.shape(state["output_layer.0.gain"])[0])
+    ch = int(np.shape(state["output_layer.0.gain"])[0]) // MULTS[resolution][1][-1]
     attn = [str(8 * 2**i) for i in range(n_blocks) if f"blocks.{i}.1.gamma" in state]
     shared_dim = int(np.shape(state["shared.weight"])[1])
     chunk = int(np.shape(state["linear.weight"])[1])

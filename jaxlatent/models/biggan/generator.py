@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from jaxlatent.models.biggan.layers import BN, Attention, GBlock, Table, conv
 
-_MULTS = {  # (in_channels, out_channels) multipliers of G_arch per resolution.
+MULTS = {  # (in_channels, out_channels) multipliers of G_arch per resolution.
     32: ([4, 4, 4], [4, 4, 4]),
     64: ([16, 16, 8, 4], [16, 8, 4, 2]),
     128: ([16, 16, 8, 4, 2], [16, 8, 4, 2, 1]),
@@ -27,7 +27,7 @@ _MULTS = {  # (in_channels, out_channels) multipliers of G_arch per resolution.
 
 def g_arch(ch: int, resolution: int, attention: str) -> list[tuple[int, int, bool]]:
     """Per block ``(in_channels, out_channels, attention_after)`` of ``BigGAN.G_arch``."""
-    ins, outs = _MULTS[resolution]
+    ins, outs = MULTS[resolution]
     attn = {int(a) for a in attention.split("_") if a}
     return [(ch * i, ch * o, 8 * 2**k in attn) for k, (i, o) in enumerate(zip(ins, outs))]
 
@@ -59,13 +59,13 @@ class Generator(nn.Module):
 
     @property
     def z_chunk_size(self) -> int:
-        slots = len(_MULTS[self.resolution][0]) + 1
+        slots = len(MULTS[self.resolution][0]) + 1
         return self.dim_z // slots if self.hier else 0
 
     @property
     def z_size(self) -> int:
         """Length of z the generator consumes (``dim_z`` rounded down to whole chunks)."""
-        return self.z_chunk_size * (len(_MULTS[self.resolution][0]) + 1) if self.hier else self.dim_z
+        return self.z_chunk_size * (len(MULTS[self.resolution][0]) + 1) if self.hier else self.dim_z
 
     @nn.compact
     def __call__(self, z: jax.Array, y: jax.Array) -> jax.Array:
