@@ -13,8 +13,6 @@ from jaxlatent.workdir import Workdir
 METHODS = {
     "train": "jaxlatent.methods.train",
     "divrare": "jaxlatent.methods.divrare",
-    "qdgs": "jaxlatent.methods.qdgs",
-    "sample": "jaxlatent.methods.sample",
 }
 
 

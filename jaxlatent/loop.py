@@ -23,14 +23,34 @@ from jaxlatent import workdir as wd
 StepFn = Callable[[Any, jax.Array, Any], tuple[Any, dict]]
 
 
+def use_scan() -> bool:
+    """Scan on accelerators; on CPU, XLA runs convolutions inside a while loop several times
+    slower than as separate programs (measured 0.45 s vs 0.086 s per classifier step), so there
+    the chunk is a host loop over one jitted, donated step. Either way there is no host sync
+    inside a chunk (dispatch is asynchronous); metrics are fetched once per chunk."""
+    return jax.default_backend() != "cpu"
+
+
 @functools.lru_cache(maxsize=64)
-def make_chunk_fn(step_fn: StepFn) -> Callable[[Any, jax.Array, int, Any], tuple[Any, dict]]:
+def make_chunk_fn(step_fn: StepFn, scan: bool = True) -> Callable[[Any, jax.Array, int, Any], tuple[Any, dict]]:
     """Jits ``length`` consecutive steps from ``start`` as one scan; ``state`` is donated.
 
     ``ctx`` (model parameters, reference data) is a traced argument, not a closure constant, so
     large networks are not baked into the program and new values of the same shapes reuse the
     compiled code. Cached per ``step_fn``: a second run of the same search does not recompile.
     """
+
+    if not scan:
+        one_step = jax.jit(step_fn, donate_argnums=(0,))
+
+        def run_unrolled(state, start, length, ctx):
+            metrics = []
+            for i in range(length):
+                state, m = one_step(state, start + i, ctx)
+                metrics.append(m)
+            return state, jax.tree.map(lambda *xs: jnp.stack(xs), *metrics)
+
+        return run_unrolled
 
     @functools.partial(jax.jit, static_argnums=(2,), donate_argnums=(0,))
     def run_chunk(state, start, length, ctx):
@@ -51,6 +71,7 @@ def run_loop(
     desc: str = "steps",
     finite_check: Callable[[Any, dict], dict] | None = None,
     progress: bool = True,
+    scan: bool | None = None,
 ) -> tuple[Any, list[dict]]:
     """Runs ``num_steps`` steps of ``step_fn`` from ``state``, resuming from ``workdir``.
 
@@ -65,12 +86,14 @@ def run_loop(
       finite_check: ``(state, metrics) -> {name: bool array}``; any False raises
         FloatingPointError (the last good checkpoint is kept). Defaults to metrics finite.
       progress: show a tqdm bar.
+      scan: run each chunk as one `lax.scan` program (default: on accelerators, see `use_scan`).
 
     Returns:
       ``(final_state, rows)``: the state after ``num_steps`` steps and the metric rows logged by
       this process (``{"step": completed_steps, **metrics}``).
     """
-    run_chunk = make_chunk_fn(step_fn)
+    run_chunk = make_chunk_fn(step_fn, use_scan() if scan is None else scan)
+    state = jax.tree.map(jnp.copy, state)  # the loop donates its state; never the caller's arrays
     start, manager = 0, None
     if workdir is not None:
         manager = workdir.checkpoint_manager()

@@ -26,11 +26,11 @@ def run(config: ml_collections.ConfigDict, workdir: Workdir) -> dict:
     task = tasks.TASKS[config.task](config.train, jax.random.key(config.seed))
     t0 = time.time()
     state, _ = loop.run_loop(
-        task.init(None), task.step, num_steps=config.train.num_steps,
+        task.init(None), task.step, ctx=task.ctx, num_steps=config.train.num_steps,
         chunk_size=config.train.chunk_size, workdir=workdir, desc=f"train {config.task}",
     )
     train_seconds = time.time() - t0
-    quality = task.evaluate(state["params"])
+    quality = task.evaluate(state)
     summary = {
         "model": task.model_name,
         "num_steps": config.train.num_steps,
@@ -39,7 +39,10 @@ def run(config: ml_collections.ConfigDict, workdir: Workdir) -> dict:
         **quality,
     }
     out = workdir.file("params.npz")
-    params_io.save_params(out, state["params"], training=summary)
+    if task.export is not None:
+        task.export(state, out, summary)
+    else:
+        params_io.save_params(out, state["params"], training=summary)
     if config.export:
         shutil.copyfile(out, embedded.weights_path(task.model_name))
         summary["exported_to"] = embedded.weights_path(task.model_name)

@@ -21,12 +21,17 @@ from jaxlatent.models.registry import load_model
 
 
 class TrainTask(NamedTuple):
-    """``init(key) -> state``; ``step(state, step, ctx) -> (state, metrics)``; ``evaluate(params)``."""
+    """``init(key) -> state``; ``step(state, step, ctx) -> (state, metrics)``; ``evaluate(state)``.
+
+    ``export(state, path, summary)`` writes the weights file (default: ``state["params"]``).
+    """
 
     model_name: str
     init: Callable[[jax.Array], Any]
-    step: Callable[[Any, jax.Array], tuple[Any, dict]]
+    step: Callable[[Any, jax.Array, Any], tuple[Any, dict]]
     evaluate: Callable[[Any], dict]
+    ctx: Any = None
+    export: Callable[[Any, str, dict], None] | None = None
 
 
 def _optimizer(cfg: ml_collections.ConfigDict) -> optax.GradientTransformation:
@@ -50,7 +55,7 @@ def _gradient_task(model_name, loss_fn, cfg, key, evaluate) -> TrainTask:
         params = optax.apply_updates(state["params"], updates)
         return {"params": params, "opt_state": opt_state}, {"loss": loss, **aux}
 
-    return TrainTask(model_name, init, step, evaluate)
+    return TrainTask(model_name, init, step, lambda state: evaluate(state["params"]))
 
 
 def vae_task(cfg: ml_collections.ConfigDict, key: jax.Array) -> TrainTask:
@@ -120,8 +125,53 @@ def balanced_accuracy(params, key: jax.Array, n: int, batch: int = 500) -> dict:
     return out
 
 
+def real_feature_bank(key: jax.Array, n: int, bias: float, batch: int = 250) -> np.ndarray:
+    """Features f(x) [n, 64] of ``n`` real shapes images with bias ``bias`` (shipped extractor)."""
+    extractor = load_model("shapes_features")
+    extract = jax.jit(lambda k: extractor.apply_fn(extractor.params, shapes.sample(k, batch, bias)[0]))
+    return np.concatenate([np.asarray(extract(jax.random.fold_in(key, i))) for i in range(0, n, batch)])[:n]
+
+
+def flow_task(cfg: ml_collections.ConfigDict, key: jax.Array) -> TrainTask:
+    """The feature density flow (DivRare's Glow, `small` preset) on real b = 0.98 features.
+
+    Reference recipe (DivRareGen ``nf_train.py``): min-max scaler fit on the last 70 % of rows,
+    ActNorm data-initialised on the first batch, Adam with step decay, bits/dim loss.
+    """
+    from jaxlatent.models import glow
+    from jaxlatent.training import flow
+
+    bank_key, init_key, loop_key = jax.random.split(key, 3)
+    features = real_feature_bank(bank_key, cfg.num_features, cfg.data.bias)
+    train, val = flow.train_val_split(features)
+    scaler = flow.fit_minmax(train)
+    train_scaled = jnp.asarray(glow.minmax_scale(train, scaler["data_min"], scaler["data_range"]))
+    val_scaled = glow.minmax_scale(val, scaler["data_min"], scaler["data_range"])
+    model = glow.make_glow(cfg.preset, n_features=features.shape[1])
+    trainer = flow.make_trainer(model, flow.make_optimizer(cfg.learning_rate, cfg.decay_every, cfg.decay))
+
+    def step(state, t, data):
+        idx = jax.random.randint(jax.random.fold_in(loop_key, t), (cfg.batch_size,), 0, data.shape[0])
+        return trainer.train_step(state, data[idx])
+
+    def evaluate(state):
+        val_ll = trainer.log_likelihood(state, val_scaled)
+        mu, sd = train_scaled.mean(0), train_scaled.std(0) + 1e-6
+        gauss = -0.5 * (((val_scaled - mu) / sd) ** 2 + 2 * jnp.log(sd) + jnp.log(2 * jnp.pi))
+        return {"eval_val_log_likelihood": val_ll,
+                "eval_val_log_likelihood_diag_gaussian": float(jnp.mean(jnp.sum(gauss, -1)))}
+
+    def export(state, path, summary):
+        variables = {"params": state["params"], "buffers": state["buffers"]}
+        glow.save_flow(path, model, variables, scaler, training=summary)
+
+    init = lambda _: trainer.init(init_key, train_scaled[: cfg.batch_size])  # noqa: E731
+    return TrainTask("shapes_flow", init, step, evaluate, ctx=train_scaled, export=export)
+
+
 TASKS = {
     "vae": vae_task,
     "features": features_task,
     "classifier": classifier_task,
+    "flow": flow_task,
 }

@@ -1,0 +1,126 @@
+"""DivRare set-up: networks, feature banks, references and d*, as pure functions of the config.
+
+The official code leaves the reference latents z*, the per-reference penalty distance d* and the
+real feature bank to the user (peer-code.md §1.5); here they are made from the config and seed:
+
+- real bank: features of ``data.num_real`` real images (embedded domain: rendered shapes at the
+  generator's training bias), with their k-NN radii (k = 3, blockwise, `metrics.rarity`);
+- fake bank: features of ``data.num_fake`` samples G(z), z ~ N(0, I);
+- references: ``search.num_references`` fresh z* ~ N(0, I); d* = distance from F(G(z*)) to its
+  k′-th neighbour in the fake bank (paper: k′ = 100).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlatent import preprocess
+from jaxlatent.data import shapes
+from jaxlatent.metrics import knn, rarity
+from jaxlatent.models import glow
+from jaxlatent.models.registry import load_model
+
+
+class Networks(NamedTuple):
+    generator: Any
+    features: Any
+    flow: Any
+    classifier: Any  # evaluation only; None when the domain has none
+    feature_mode: str
+    output_range: tuple
+
+
+# Feature preprocessing modes: generator output -> feature-network input.
+def _embedded_mode(images, output_range):
+    return images  # the embedded feature net takes G's [0, 1] output as is
+
+
+def _divrare_official_mode(images, output_range):
+    """DivRareGen: [-1, 1] input, torch-nearest resize to 224, no ImageNet normalisation."""
+    lo, hi = output_range
+    x = 2.0 * (images - lo) / (hi - lo) - 1.0
+    return preprocess.resize_nearest_torch(x, (224, 224))
+
+
+FEATURE_MODES = {"embedded": _embedded_mode, "divrare_official": _divrare_official_mode}
+
+
+def load_networks(cfg) -> Networks:
+    """Loads G, F, the flow and (embedded domain) the classifier named by the config."""
+    if cfg.feature_mode not in FEATURE_MODES:
+        raise KeyError(f"unknown feature_mode {cfg.feature_mode!r}; known: {sorted(FEATURE_MODES)}")
+    gen = load_model(cfg.generator.name, cfg.generator.path or None)
+    feats = load_model(cfg.features.name, cfg.features.path or None)
+    flow = load_model(cfg.flow.name, cfg.flow.path or None)
+    cls = load_model(cfg.classifier.name) if cfg.classifier.name else None
+    out_range = tuple(gen.info.get("output_range", (-1.0, 1.0)))
+    return Networks(gen, feats, flow, cls, cfg.feature_mode, out_range)
+
+
+def make_fns(nets: Networks):
+    """Pure ``generate(ctx, z)``, ``extract(ctx, images)``, ``log_prob(ctx, f)`` over ctx params."""
+    mode = FEATURE_MODES[nets.feature_mode]
+    gen_kwargs = nets.generator.info.get("apply_kwargs", {})
+
+    def generate(ctx, z):
+        return nets.generator.apply_fn(ctx["generator"], z, **gen_kwargs)
+
+    def extract(ctx, images):
+        out = nets.features.apply_fn(ctx["features"], mode(images, nets.output_range))
+        return out["fc2"] if isinstance(out, dict) else out
+
+    def log_prob(ctx, f):
+        scaled = glow.minmax_scale(f, ctx["scaler"]["data_min"], ctx["scaler"]["data_range"])
+        return nets.flow.apply_fn(ctx["flow"], scaled)
+
+    return generate, extract, log_prob
+
+
+def network_ctx(nets: Networks) -> dict:
+    scaler = {k: jnp.asarray(v) for k, v in nets.flow.info["scaler"].items()}
+    return {"generator": nets.generator.params, "features": nets.features.params,
+            "flow": nets.flow.params, "scaler": scaler}
+
+
+def batched(fn, inputs, batch: int = 250) -> np.ndarray:
+    """Applies a jitted ``fn`` over the leading axis in batches; returns numpy."""
+    return np.concatenate([np.asarray(fn(inputs[i : i + batch])) for i in range(0, len(inputs), batch)])
+
+
+def real_features(cfg, nets: Networks, extract, ctx, key) -> np.ndarray:
+    """Real feature bank: a features file (``data.real_features``, npz key ``feature``) or rendered."""
+    if cfg.data.real_features:
+        with np.load(cfg.data.real_features, allow_pickle=False) as f:
+            return np.asarray(f["feature"], np.float32)[: cfg.data.num_real]
+    fn = jax.jit(lambda k: extract(ctx, shapes.sample(k, 250, cfg.data.bias)[0]))
+    n = cfg.data.num_real
+    return np.concatenate([np.asarray(fn(jax.random.fold_in(key, i))) for i in range(0, n, 250)])[:n]
+
+
+def sample_features(generate, extract, ctx, z) -> np.ndarray:
+    fn = jax.jit(lambda zz: extract(ctx, generate(ctx, zz)))
+    return batched(fn, z)
+
+
+class Banks(NamedTuple):
+    manifold: rarity.RealManifold
+    fake: np.ndarray  # [num_fake, D]
+    references: np.ndarray  # [G, *latent_shape]
+    dstar: np.ndarray  # [G]
+
+
+def make_banks(cfg, nets, generate, extract, ctx, key) -> Banks:
+    real_key, fake_key, ref_key = jax.random.split(key, 3)
+    latent_shape = tuple(nets.generator.info["latent_shape"])
+    real = real_features(cfg, nets, extract, ctx, real_key)
+    manifold = rarity.real_manifold(real, k=cfg.data.k)
+    fake_z = jax.random.normal(fake_key, (cfg.data.num_fake,) + latent_shape)
+    fake = sample_features(generate, extract, ctx, fake_z)
+    refs = np.asarray(jax.random.normal(ref_key, (cfg.search.num_references,) + latent_shape))
+    ref_f = sample_features(generate, extract, ctx, refs)
+    dstar = np.asarray(knn.kth_neighbour_distance(ref_f, fake, cfg.search.k_prime))
+    return Banks(manifold, fake, refs, dstar)
