@@ -28,7 +28,7 @@ def get_config(arg=None):
     config.generator = dict(name="shapes_generator", path="")
     config.features = dict(name="shapes_features", path="")
     config.flow = dict(name="shapes_flow", path="")
-    config.classifier = dict(name="shapes_classifier")  # evaluation only; "" for none
+    config.classifier = dict(name="shapes_classifier", path="")  # evaluation only; name "" for none
     config.feature_mode = "embedded"  # "divrare_official": [-1,1], torch-nearest 224, no ImageNet norm
 
     config.data = dict(

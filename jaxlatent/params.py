@@ -96,11 +96,7 @@ def check_params(expected: Mapping[str, Any], got: Mapping[str, Any], what: str)
       got: the pytree that was loaded or converted.
       what: a name for the error message, e.g. ``"vgg16 checkpoint 'vgg.npz'"``.
     """
-    compare_shapes(
-        {k: tuple(np.shape(v)) for k, v in flatten(expected).items()},
-        {k: tuple(np.shape(v)) for k, v in flatten(got).items()},
-        what,
-    )
+    compare_shapes(_shapes(expected), _shapes(got), what)
 
 
 def check_state_dict_keys(
@@ -136,6 +132,18 @@ def compare_shapes(
         for k in wrong[:20]:
             lines.append(f"  shape mismatch at {k}: expected {want[k]}, got {have[k]}")
         raise ValueError("\n".join(lines))
+
+
+def _shapes(tree: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[int, ...]]:
+    """``{"a/b": shape}`` for arrays or ShapeDtypeStructs, without converting leaves."""
+    out = {}
+    for name, value in tree.items():
+        key = f"{prefix}{SEP}{name}" if prefix else str(name)
+        if isinstance(value, Mapping):
+            out.update(_shapes(value, key))
+        else:
+            out[key] = tuple(getattr(value, "shape", np.shape(value)))
+    return out
 
 
 def _short(keys: list[str], limit: int = 12) -> str:

@@ -32,6 +32,10 @@ def render(nets, latents) -> np.ndarray:
 
 
 def _samples(nets, fns, ctx, latents, group) -> Samples:
+    if len(latents) == 0:  # no start found an accepted sample
+        res = nets.generator.info.get("resolution", 128)
+        return Samples(np.asarray(latents), np.zeros((0, res, res, 3), np.float32),
+                       np.zeros((0, 0), np.float32), np.asarray(group))
     images = render(nets, latents)
     features = setup.sample_features(fns[0], fns[1], ctx, latents)
     return Samples(np.asarray(latents), images, features, group)

@@ -56,7 +56,7 @@ def load_networks(cfg) -> Networks:
     gen = load_model(cfg.generator.name, cfg.generator.path or None)
     feats = load_model(cfg.features.name, cfg.features.path or None)
     flow = load_model(cfg.flow.name, cfg.flow.path or None)
-    cls = load_model(cfg.classifier.name) if cfg.classifier.name else None
+    cls = load_model(cfg.classifier.name, cfg.classifier.path or None) if cfg.classifier.name else None
     out_range = tuple(gen.info.get("output_range", (-1.0, 1.0)))
     return Networks(gen, feats, flow, cls, cfg.feature_mode, out_range)
 
