@@ -49,12 +49,12 @@ def test_vgg_per_layer_parity(arch, size):
     torch.manual_seed(0)
     ref = tv_vgg.VGG(arch, **SMALL_VGG).eval()
     params = tc.convert_vgg(_state(ref), arch, **SMALL_VGG)
-    model = registry.load_model(arch, None, key=jax.random.key(0), image_size=size, **SMALL_VGG)
+    _, apply_fn = vgg.make_apply(arch, **SMALL_VGG)
     x, xt = _torch_input(2, size, seed=1)
     with torch.no_grad():
         want = tv_vgg.taps(ref, xt)
         want["texture"] = tv_vgg.texture(ref, xt)
-    got = jax.jit(lambda p, x: model.apply_fn(p, x, outputs=tuple(want)))(params, x)
+    got = jax.jit(lambda p, x: apply_fn(p, x, outputs=tuple(want)))(params, x)
     assert set(got) == set(want)
     for k in want:
         _close(got[k], want[k], k)
@@ -66,11 +66,11 @@ def test_alexnet_per_layer_parity(size):
     torch.manual_seed(0)
     ref = tv_alexnet.AlexNet(**SMALL_ALEX).eval()
     params = tc.convert_alexnet(_state(ref), **SMALL_ALEX)
-    model = alexnet.build(key=jax.random.key(0), image_size=size, **SMALL_ALEX)
+    _, apply_fn = alexnet.make_apply(**SMALL_ALEX)
     x, xt = _torch_input(2, size, seed=2)
     with torch.no_grad():
         want = tv_alexnet.taps(ref, xt)
-    got = jax.jit(lambda p, x: model.apply_fn(p, x, outputs=tuple(want)))(params, x)
+    got = jax.jit(lambda p, x: apply_fn(p, x, outputs=tuple(want)))(params, x)
     for k in want:
         _close(got[k], want[k], k)
 
@@ -80,11 +80,11 @@ def test_vgg16_fc2_input_gradient_parity():
     torch.manual_seed(3)
     ref = tv_vgg.VGG("vgg16", **SMALL_VGG).eval()
     params = tc.convert_vgg(_state(ref), "vgg16", **SMALL_VGG)
-    model = vgg.build_vgg16(key=jax.random.key(0), image_size=32, **SMALL_VGG)
+    _, apply_fn = vgg.make_apply("vgg16", **SMALL_VGG)
     x, xt = _torch_input(2, 32, seed=4)
     xt.requires_grad_(True)
     (tv_vgg.taps(ref, xt)["fc2"] ** 2).sum().backward()
-    grad = jax.jit(jax.grad(lambda x: (model.apply_fn(params, x)["fc2"] ** 2).sum()))(x)
+    grad = jax.jit(jax.grad(lambda x: (apply_fn(params, x)["fc2"] ** 2).sum()))(x)
     _close(grad, xt.grad, "d sum(fc2^2) / dx")
 
 
@@ -100,8 +100,9 @@ def test_full_size_key_set_and_conversion(arch):
     assert shapes == want
     state = {k: np.zeros(s, np.float32) for k, s in want.items()}  # lazily zero pages
     params = tc.convert_alexnet(state) if arch == "alexnet" else tc.convert_vgg(state, arch)
-    builder = registry.resolve(arch)
-    model_shapes = vgg.expected_shapes(lambda k: builder(key=k).params)
+    module = alexnet.make_apply()[0] if arch == "alexnet" else vgg.make_apply(arch)[0]
+    x = np.zeros((1, 224, 224, 3), np.float32)
+    model_shapes = vgg.expected_shapes(lambda k: module.init(k, x)["params"])
     P.check_params(model_shapes, params, f"converted full-size {arch}")
     params["features_0"]["bias"] = params["features_0"]["bias"][:3]  # and the check can fail
     with pytest.raises(ValueError, match="features_0/bias"):

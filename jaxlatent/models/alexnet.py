@@ -71,6 +71,18 @@ class AlexNet(nn.Module):
         return tap.got
 
 
+def make_apply(width=1.0, hidden=4096, num_classes=1000):
+    """``(module, apply_fn)`` with ``apply_fn(params, x, outputs=("logits",))`` (no init)."""
+    module = AlexNet(width, hidden, num_classes)
+
+    def apply_fn(params, x, outputs: Sequence[str] = ("logits",)):
+        """x: float32 [N, H, W, 3] ImageNet-normalised (see jaxlatent.preprocess)."""
+        got = module.apply({"params": params}, x, outputs=tuple(outputs))
+        return {k: got[k] for k in outputs}
+
+    return module, apply_fn
+
+
 def build(path=None, *, key=None, width=1.0, hidden=4096, num_classes=1000,
           image_size=224) -> Model:
     """Registry builder ``alexnet`` (see `jaxlatent.models.registry` for the contract).
@@ -83,18 +95,12 @@ def build(path=None, *, key=None, width=1.0, hidden=4096, num_classes=1000,
     Returns:
       `Model` whose ``apply_fn(params, x, outputs=("logits",))`` returns ``{tap: array}``.
     """
-    module = AlexNet(width, hidden, num_classes)
+    module, apply_fn = make_apply(width, hidden, num_classes)
     example = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
     cmd = ("python weights_convert/alexnet.py --input alexnet-owt-7be5be79.pth "
            "--output alexnet.npz")
     params, meta = load_or_init(module, "alexnet", path, key, example,
                                 {"outputs": ("logits",)}, cmd)
-
-    def apply_fn(params, x, outputs: Sequence[str] = ("logits",)):
-        """x: float32 [N, H, W, 3] ImageNet-normalised (see jaxlatent.preprocess)."""
-        got = module.apply({"params": params}, x, outputs=tuple(outputs))
-        return {k: got[k] for k in outputs}
-
     info = {"name": "alexnet", "input": "NHWC float32, preprocessed by the caller", "meta": meta,
             "taps": "conv1-5 relu1-5 pool1 pool2 pool5 features fc1 fc2 *_preact logits softmax"}
     return Model(apply_fn, params, info)

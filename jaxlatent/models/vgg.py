@@ -119,7 +119,9 @@ class VGG(nn.Module):
 
 def load_or_init(module, name, path, key, example, init_kw, converter_cmd) -> tuple[Any, dict]:
     """Shared builder logic: npz at ``path`` (checked), random init from ``key``, else an error."""
-    init = jax.jit(lambda k: module.init(k, example, **init_kw)["params"])
+    def init(k):  # eager: jitting a whole-network init compiles far slower on CPU
+        return module.init(k, example, **init_kw)["params"]
+
     if path is not None:
         params, meta = P.load_params(path)
         P.check_params(expected_shapes(init), params, f"{name} checkpoint {path!r}")
@@ -140,19 +142,35 @@ def expected_shapes(init) -> Any:
     return jax.tree.map(lambda s: np.broadcast_to(np.zeros((), s.dtype), s.shape), shapes)
 
 
-def _build(arch: str, path=None, *, key=None, width=1.0, hidden=4096, num_classes=1000,
-           image_size=224) -> Model:
+def make_apply(arch: str, width=1.0, hidden=4096, num_classes=1000):
+    """``apply_fn(params, x, outputs=("fc2",)) -> {tap: array}`` for ``arch`` (no init)."""
     module = VGG(VGG_CFGS[arch], width, hidden, num_classes)
-    example = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
-    cmd = (f"python weights_convert/vgg.py --arch {arch} --input "
-           f"{'vgg16-397923af' if arch == 'vgg16' else 'vgg19-dcbb9e9d'}.pth --output {arch}.npz")
-    params, meta = load_or_init(module, arch, path, key, example,
-                                {"outputs": ("logits",)}, cmd)
 
     def apply_fn(params, x, outputs: Sequence[str] = ("fc2",)):
         """x: float32 [N, H, W, 3] ImageNet-normalised (see jaxlatent.preprocess)."""
         return module.apply({"params": params}, x, outputs=tuple(outputs))
 
+    return module, apply_fn
+
+
+def _build(arch: str, path=None, *, key=None, width=1.0, hidden=4096, num_classes=1000,
+           image_size=224) -> Model:
+    """Registry builders ``vgg16`` / ``vgg19`` (contract: `jaxlatent.models.registry`).
+
+    Args:
+      path: npz written by ``weights_convert/vgg.py``.
+      key: random initialisation when no path is given.
+      width, hidden, num_classes: small test configs only; checkpoints use the defaults.
+      image_size: input side used to initialise (weights do not depend on it).
+    Returns:
+      `Model` whose ``apply_fn(params, x, outputs=("fc2",))`` returns ``{tap: array}``.
+    """
+    module, apply_fn = make_apply(arch, width, hidden, num_classes)
+    example = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
+    cmd = (f"python weights_convert/vgg.py --arch {arch} --input "
+           f"{'vgg16-397923af' if arch == 'vgg16' else 'vgg19-dcbb9e9d'}.pth --output {arch}.npz")
+    params, meta = load_or_init(module, arch, path, key, example,
+                                {"outputs": ("logits",)}, cmd)
     info = {"name": arch, "input": "NHWC float32, preprocessed by the caller", "meta": meta,
             "taps": "conv{b}_{i} relu{b}_{i} pool{b} fc1 fc2 *_preact logits softmax texture"}
     return Model(apply_fn, params, info)
