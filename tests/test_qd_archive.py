@@ -107,8 +107,9 @@ def test_threshold_batch_rule_closed_form():
 def test_tie_keeps_first_and_sample_elite_only_occupied(key):
     spec = qa.ArchiveSpec((3,), ((0.0, 3.0),))
     sol = jnp.arange(8.0).reshape(4, 2)
-    arch, _ = jax.jit(qa.add, static_argnums=0)(spec, qa.init_archive(spec, 2), sol, jnp.asarray([1.0, 1.0, 0.5, 2.0]),
-                     jnp.asarray([[0.5], [0.6], [0.7], [2.5]]))
+    arch, _ = jax.jit(qa.add, static_argnums=0)(
+        spec, qa.init_archive(spec, 2), sol, jnp.asarray([1.0, 1.0, 0.5, 2.0]),
+        jnp.asarray([[0.5], [0.6], [0.7], [2.5]]))
     np.testing.assert_allclose(arch.solutions[0], sol[0])
     assert not bool(arch.occupied[1])
     picks = jax.jit(jax.vmap(lambda k: qa.sample_elite(k, arch)[0]))(jax.random.split(key, 64))

@@ -6,7 +6,6 @@ returning sigma * z for our z), in float64, and compare theta, Adam, CMA-ES and 
 """
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
@@ -272,6 +271,12 @@ def _eval_fn(x, key):
     return sphere_jax(x)[:2]
 
 
+E2E_CONFIG = qd.QDConfig(
+    qd.ArchiveSpec((20, 20), ((-E2E_BOUND, E2E_BOUND),) * 2, 0.01, 0.0),
+    qd.EmitterConfig(sigma0=10.0, lr=1.0, batch_size=11, grad_opt="gradient_ascent"),
+    num_emitters=3)
+
+
 def test_end_to_end_sphere_matches_pyribs_statistically():
     """D=20 sphere, 20x20 grid, 3 emitters x (11 + 1), 150 iterations, 3 seeds each.
 
@@ -279,10 +284,7 @@ def test_end_to_end_sphere_matches_pyribs_statistically():
     150 iterations: ~65 / ~0.86, seed std ~3 / ~0.03 on both sides). Bounds: ours within 10%
     (QD score, ~3 sigma of the difference of 3-seed means) and 0.08 absolute (coverage).
     """
-    cfg = qd.QDConfig(
-        qd.ArchiveSpec((20, 20), ((-E2E_BOUND, E2E_BOUND),) * 2, 0.01, 0.0),
-        qd.EmitterConfig(sigma0=10.0, lr=1.0, batch_size=11, grad_opt="gradient_ascent"),
-        num_emitters=3)
+    cfg = E2E_CONFIG
     ours = []
     for s in range(E2E_SEEDS):
         _, m = qd.run(jax.random.key(s), jnp.zeros(E2E_D), _eval_fn, _jac_fn, cfg, E2E_ITERS,
@@ -298,14 +300,16 @@ def test_end_to_end_sphere_matches_pyribs_statistically():
 
 
 def test_resume_equals_uninterrupted_run():
-    """Randomness is fold_in(loop_key, iteration): 6 + 6 iterations == 12 iterations."""
-    cfg = qd.QDConfig(qd.ArchiveSpec((4, 4), ((-25.6, 25.6),) * 2, 0.1, 0.0),
-                      qd.EmitterConfig(sigma0=1.0, lr=0.5, batch_size=4), num_emitters=2)
+    """Randomness is fold_in(loop_key, iteration): n + n iterations == 2n iterations.
+
+    Uses the end-to-end config and chunk length so the compiled scan is shared.
+    """
+    n = E2E_ITERS
     key = jax.random.key(3)
-    x0 = jnp.zeros(10)
-    full, m_full = qd.run(key, x0, _eval_fn, _jac_fn, cfg, 12, chunk_size=6)
-    half, _ = qd.run(key, x0, _eval_fn, _jac_fn, cfg, 6, chunk_size=6)
-    half, m_rest = qd.run(key, None, _eval_fn, _jac_fn, cfg, 6, chunk_size=6, state=half)
+    x0 = jnp.zeros(E2E_D)
+    full, m_full = qd.run(key, x0, _eval_fn, _jac_fn, E2E_CONFIG, 2 * n, chunk_size=n)
+    half, _ = qd.run(key, x0, _eval_fn, _jac_fn, E2E_CONFIG, n, chunk_size=n)
+    half, m_rest = qd.run(key, None, _eval_fn, _jac_fn, E2E_CONFIG, n, chunk_size=n, state=half)
     jax.tree.map(np.testing.assert_array_equal, full, half)
-    np.testing.assert_array_equal(m_full["qd_score"][6:], m_rest["qd_score"])
-    assert int(full.iteration) == 12 and float(m_full["coverage"][-1]) > 0
+    np.testing.assert_array_equal(m_full["qd_score"][n:], m_rest["qd_score"])
+    assert int(full.iteration) == 2 * n and float(m_full["coverage"][-1]) > 0
