@@ -1,0 +1,134 @@
+"""Converts a StyleGAN2 checkpoint (rosinality .pt or NVlabs stylegan2-ada-pytorch .pkl) to .npz.
+
+Usage:
+  python weights_convert/stylegan2.py --format rosinality --input stylegan2-ffhq-config-f.pt \
+      --output ffhq1024.npz [--d-output ffhq1024_d.npz]
+  python weights_convert/stylegan2.py --format nvlabs --input ffhq.pkl --nvlabs-repo \
+      /path/to/stylegan2-ada-pytorch --output ffhq_ada.npz [--d-output ffhq_ada_d.npz]
+
+rosinality: ``torch.load(...)["g_ema"]`` (and ``["d"]``); ``latent_avg`` is used as w_avg when
+present (TF-converted files), otherwise w_avg is estimated from 10,000 mapped z's.
+NVlabs: a network pickle needs the ``dnnlib`` and ``torch_utils`` packages of
+stylegan2-ada-pytorch importable (``--nvlabs-repo`` adds the checkout to sys.path); the
+hyper-parameters come from ``G_ema.init_kwargs`` / ``D.init_kwargs``. A plain ``.pt`` of state
+dicts (``{"G_ema": ..., "D": ...}`` or a bare G_ema state dict) also works; then the
+hyper-parameters are read from the shapes, and ``--conv-clamp`` (256 for ADA-trained networks)
+and ``--mbstd-group`` must be given when they differ from the defaults.
+This is the only StyleGAN2 file that imports torch.
+"""
+
+import argparse
+import hashlib
+import os
+import pickle
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from jaxlatent import params as params_lib  # noqa: E402
+from jaxlatent.models.stylegan2 import convert_nvlabs as nvc  # noqa: E402
+from jaxlatent.models.stylegan2 import convert_rosinality as rosc  # noqa: E402
+
+
+def _numpy(state):
+    return {k: v.detach().cpu().float().numpy() for k, v in state.items()}
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _torch_load(path):
+    import argparse as _argparse
+
+    import torch
+
+    torch.serialization.add_safe_globals([_argparse.Namespace])  # rosinality train.py "args"
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise SystemExit(f"{path}: not a plain tensor checkpoint ({err}). NVlabs network pickles "
+                         "need --format nvlabs.") from err
+
+
+def rosinality(args):
+    ckpt = _torch_load(args.input)
+    if "g_ema" not in ckpt:
+        raise SystemExit(f"{args.input}: no 'g_ema' entry (keys: {sorted(ckpt)[:10]})")
+    g = rosc.convert_generator(_numpy(ckpt["g_ema"]), latent_avg=_latent_avg(ckpt),
+                               what=f"rosinality g_ema in {args.input!r}")
+    d = None
+    if args.d_output:
+        if "d" not in ckpt:
+            raise SystemExit(f"{args.input}: no 'd' entry; converted TF files hold only g_ema")
+        state = _numpy(ckpt["d"])
+        cfg = rosc.infer_discriminator_config(state, args.mbstd_group)
+        d = rosc.convert_discriminator(state, cfg, what=f"rosinality d in {args.input!r}")
+    return g, d
+
+
+def _latent_avg(ckpt):
+    avg = ckpt.get("latent_avg")
+    return None if avg is None else avg.detach().cpu().float().numpy()
+
+
+def nvlabs(args):
+    if args.nvlabs_repo:
+        sys.path.insert(0, args.nvlabs_repo)
+    if args.input.endswith(".pkl"):
+        try:
+            import legacy  # stylegan2-ada-pytorch: also reads TF-era pickles
+
+            with open(args.input, "rb") as f:
+                data = legacy.load_network_pkl(f)
+        except ModuleNotFoundError as err:
+            raise SystemExit(f"unpickling needs stylegan2-ada-pytorch's dnnlib/torch_utils ({err});"
+                             " pass --nvlabs-repo /path/to/stylegan2-ada-pytorch") from err
+        nets = {k: (_numpy(data[k].state_dict()), dict(data[k].init_kwargs)) for k in ("G_ema", "D")}
+    else:
+        ckpt = _torch_load(args.input)
+        if "G_ema" not in ckpt:
+            ckpt = {"G_ema": ckpt}
+        nets = {k: (_numpy(v), None) for k, v in ckpt.items() if k in ("G_ema", "D")}
+    state, kw = nets["G_ema"]
+    cfg = (nvc.generator_config_from_init_kwargs(kw) if kw
+           else nvc.infer_generator_config(state, args.conv_clamp))
+    g = nvc.convert_generator(state, cfg, what=f"NVlabs G_ema in {args.input!r}")
+    d = None
+    if args.d_output:
+        if "D" not in nets:
+            raise SystemExit(f"{args.input}: no 'D' network")
+        state, kw = nets["D"]
+        cfg = (nvc.discriminator_config_from_init_kwargs(kw) if kw
+               else nvc.infer_discriminator_config(state, args.mbstd_group, args.conv_clamp))
+        d = nvc.convert_discriminator(state, cfg, what=f"NVlabs D in {args.input!r}")
+    return g, d
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--format", required=True, choices=["rosinality", "nvlabs"])
+    parser.add_argument("--input", required=True, help="checkpoint .pt / .pkl")
+    parser.add_argument("--output", required=True, help="generator .npz")
+    parser.add_argument("--d-output", help="also write the discriminator here")
+    parser.add_argument("--nvlabs-repo", help="stylegan2-ada-pytorch checkout (for .pkl files)")
+    parser.add_argument("--conv-clamp", type=float, default=None,
+                        help="NVlabs state dicts without init_kwargs: conv_clamp (ADA: 256)")
+    parser.add_argument("--mbstd-group", type=int, default=4,
+                        help="discriminator minibatch-stddev group size when not in the file")
+    args = parser.parse_args(argv)
+    (g, g_meta), d = (rosinality if args.format == "rosinality" else nvlabs)(args)
+    source = dict(source=os.path.basename(args.input), source_sha256=_sha256(args.input))
+    params_lib.save_params(args.output, g, **g_meta, **source)
+    print(f"wrote {args.output} ({g_meta['size']}px, num_ws {g_meta['num_ws']})")
+    if d is not None:
+        params_lib.save_params(args.d_output, d[0], **d[1], **source)
+        print(f"wrote {args.d_output}")
+
+
+if __name__ == "__main__":
+    main()
