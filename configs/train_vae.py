@@ -12,7 +12,7 @@ from jaxlatent.config_args import parse_arg
 
 
 def get_config(arg=None):
-    arg = parse_arg(arg, smoke=False, seed=0, steps=1000)
+    arg = parse_arg(arg, smoke=False, seed=0, steps=2000)
     config = ml_collections.ConfigDict()
     config.name = "train_vae"
     config.method = "train"

@@ -26,9 +26,9 @@ class Samples(NamedTuple):
 
 
 def render(nets, latents) -> np.ndarray:
-    fn = jax.jit(lambda z: nets.generator.apply_fn(nets.generator.params, z,
-                                                   **nets.generator.info.get("apply_kwargs", {})))
-    return setup.batched(fn, np.asarray(latents), batch=100)
+    kwargs = nets.generator.info.get("apply_kwargs", {})
+    fn = jax.jit(lambda p, z: nets.generator.apply_fn(p, z, **kwargs))
+    return setup.batched(lambda z: fn(nets.generator.params, z), np.asarray(latents), batch=100)
 
 
 def _samples(nets, fns, ctx, latents, group) -> Samples:

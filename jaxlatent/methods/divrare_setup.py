@@ -12,6 +12,7 @@ real feature bank to the user (peer-code.md §1.5); here they are made from the 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -96,14 +97,20 @@ def real_features(cfg, nets: Networks, extract, ctx, key) -> np.ndarray:
     if cfg.data.real_features:
         with np.load(cfg.data.real_features, allow_pickle=False) as f:
             return np.asarray(f["feature"], np.float32)[: cfg.data.num_real]
-    fn = jax.jit(lambda k: extract(ctx, shapes.sample(k, 250, cfg.data.bias)[0]))
+    fn = jax.jit(lambda c, k: extract(c, shapes.sample(k, 250, cfg.data.bias)[0]))
     n = cfg.data.num_real
-    return np.concatenate([np.asarray(fn(jax.random.fold_in(key, i))) for i in range(0, n, 250)])[:n]
+    return np.concatenate([np.asarray(fn(ctx, jax.random.fold_in(key, i))) for i in range(0, n, 250)])[:n]
+
+
+@functools.lru_cache(maxsize=16)
+def _feature_fn(generate, extract):
+    return jax.jit(lambda ctx, z: extract(ctx, generate(ctx, z)))
 
 
 def sample_features(generate, extract, ctx, z) -> np.ndarray:
-    fn = jax.jit(lambda zz: extract(ctx, generate(ctx, zz)))
-    return batched(fn, z)
+    """F(G(z)) for latents z [M, ...] in batches (one compiled program per (G, F) pair)."""
+    fn = _feature_fn(generate, extract)
+    return batched(lambda zz: fn(ctx, zz), z)
 
 
 class Banks(NamedTuple):
