@@ -43,7 +43,7 @@ def _samples(nets, fns, ctx, latents, group) -> Samples:
 
 def baseline_samples(nets, fns, ctx, key, n: int) -> Samples:
     """``n`` plain samples G(z), z ~ N(0, I)."""
-    z = np.asarray(jax.random.normal(key, (n,) + tuple(nets.generator.info["latent_shape"])))
+    z = np.asarray(jax.random.normal(key, (n,) + setup.latent_shape(nets.generator)))
     return _samples(nets, fns, ctx, z, np.full(n, -1))
 
 

@@ -54,12 +54,22 @@ def load_networks(cfg) -> Networks:
     """Loads G, F, the flow and (embedded domain) the classifier named by the config."""
     if cfg.feature_mode not in FEATURE_MODES:
         raise KeyError(f"unknown feature_mode {cfg.feature_mode!r}; known: {sorted(FEATURE_MODES)}")
-    gen = load_model(cfg.generator.name, cfg.generator.path or None)
-    feats = load_model(cfg.features.name, cfg.features.path or None)
-    flow = load_model(cfg.flow.name, cfg.flow.path or None)
+    gen = _load(cfg.generator)
+    feats = _load(cfg.features)
+    flow = _load(cfg.flow)
     cls = load_model(cfg.classifier.name, cfg.classifier.path or None) if cfg.classifier.name else None
     out_range = tuple(gen.info.get("output_range", (-1.0, 1.0)))
     return Networks(gen, feats, flow, cls, cfg.feature_mode, out_range)
+
+
+def _load(section):
+    """``load_model(name, path, **options)`` from a config section (options: small test configs)."""
+    return load_model(section.name, section.path or None, **section.get("options", {}))
+
+
+def latent_shape(generator) -> tuple:
+    info = generator.info
+    return tuple(info["latent_shape"]) if "latent_shape" in info else (info["z_dim"],)
 
 
 def make_fns(nets: Networks):
@@ -122,12 +132,12 @@ class Banks(NamedTuple):
 
 def make_banks(cfg, nets, generate, extract, ctx, key) -> Banks:
     real_key, fake_key, ref_key = jax.random.split(key, 3)
-    latent_shape = tuple(nets.generator.info["latent_shape"])
+    shape = latent_shape(nets.generator)
     real = real_features(cfg, nets, extract, ctx, real_key)
     manifold = rarity.real_manifold(real, k=cfg.data.k)
-    fake_z = jax.random.normal(fake_key, (cfg.data.num_fake,) + latent_shape)
+    fake_z = jax.random.normal(fake_key, (cfg.data.num_fake,) + shape)
     fake = sample_features(generate, extract, ctx, fake_z)
-    refs = np.asarray(jax.random.normal(ref_key, (cfg.search.num_references,) + latent_shape))
+    refs = np.asarray(jax.random.normal(ref_key, (cfg.search.num_references,) + shape))
     ref_f = sample_features(generate, extract, ctx, refs)
     dstar = np.asarray(knn.kth_neighbour_distance(ref_f, fake, cfg.search.k_prime))
     return Banks(manifold, fake, refs, dstar)

@@ -1,0 +1,1 @@
+"""Shipped weights of the embedded shapes models (see README, "Embedded models")."""
