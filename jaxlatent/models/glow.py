@@ -204,9 +204,25 @@ def build_shapes_flow(path: str | None = None, *, key=None, preset: str = "small
     return _as_model(model, variables, scaler, trained=True, **meta)
 
 
+def log_prob(model: Glow, variables, x):
+    """log p(x) in nats for one vector ``[D]`` (→ scalar) or a batch ``[B, D]`` (→ ``[B]``)."""
+    return model.apply(variables, x[None])[0] if x.ndim == 1 else model.apply(variables, x)
+
+
+def forward(model: Glow, variables, x):
+    """x ``[B, D]`` → (z ``[B, D]`` flattened latents, log|det| ``[B]``, prior log p ``[B]``)."""
+    zs, logdet, log_p = model.apply(variables, x, method="forward")
+    return flatten_z(zs), logdet, log_p
+
+
+def inverse(model: Glow, variables, z):
+    """Flattened latents ``[B, D]`` → x ``[B, D]`` (exact inverse of `forward`)."""
+    return model.apply(variables, unflatten_z(model, z), method="inverse")
+
+
 def _as_model(model, variables, scaler, **info):
     def apply_fn(params, x):
-        return model.apply(params, x)
+        return log_prob(model, params, x)
 
     cfg = {f: getattr(model, f) for f in OFFICIAL}
     info = dict(info, scaler=scaler, config=cfg, n_params=count_params(model))
