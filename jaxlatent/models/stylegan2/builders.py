@@ -115,7 +115,7 @@ def build_generator(path: str | None = None, *, key: jax.Array | None = None, pr
     elif key is not None:
         cfg = _config(arch, "g")
         module = generator_module(cfg)
-        params = module.init(key, jnp.zeros((1, cfg["z_dim"])))
+        params = jax.jit(module.init)(key, jnp.zeros((1, cfg["z_dim"])))  # one compile, not per op
         params = _with_w_avg(module, params, jax.random.fold_in(key, 1))
         cfg = {**cfg, "source_format": "random", "w_avg_source": "estimated: 4096 mapped z"}
     else:
@@ -172,7 +172,7 @@ def build_discriminator(path: str | None = None, *, key: jax.Array | None = None
     elif key is not None:
         cfg = _config(arch, "d")
         module = discriminator_module(cfg)
-        params = module.init(key, jnp.zeros((1, cfg["size"], cfg["size"], 3)))
+        params = jax.jit(module.init)(key, jnp.zeros((1, cfg["size"], cfg["size"], 3)))
     else:
         raise ValueError(f"stylegan2_discriminator needs path= (make one with {CONVERTER} "
                          "--d-output D.npz) or key=")
