@@ -38,6 +38,7 @@ def _median_time(fn, reps):
 
 
 def _cases(width, hidden):
+    """Yields (name, flax_fn(params, x), params, torch_fn(x)) at one config."""
     state = lambda m: {k: v.detach().numpy() for k, v in m.state_dict().items()}  # noqa: E731
     for arch, out in [("vgg16", "fc2"), ("vgg19", "texture")]:
         ref = tv_vgg.VGG(arch, width, hidden).eval()
@@ -45,18 +46,18 @@ def _cases(width, hidden):
         apply = vgg.make_apply(arch, width, hidden)[1]
         t_fn = ((lambda x, r=ref: tv_vgg.taps(r, x)["fc2"]) if out == "fc2"
                 else (lambda x, r=ref: tv_vgg.texture(r, x)))
-        yield arch + ":" + out, (lambda x, p=params, a=apply, o=out: a(p, x, (o,))[o]), t_fn
+        yield arch + ":" + out, (lambda p, x, a=apply, o=out: a(p, x, (o,))[o]), params, t_fn
     ref = tv_alexnet.AlexNet(width, hidden).eval()
     params = tc.convert_alexnet(state(ref), width=width, hidden=hidden)
     apply = alexnet.make_apply(width, hidden)[1]
-    yield ("alexnet:logits", lambda x: apply(params, x)["logits"],
+    yield ("alexnet:logits", lambda p, x: apply(p, x)["logits"], params,
            lambda x: tv_alexnet.taps(ref, x)["logits"])
-    ref = lpips_ref.LPIPS("alex", width).eval()
-    heads = {k: v.detach().numpy() for k, v in ref.head_state_dict().items()}
-    params = tc.convert_lpips(state(ref.backbone), heads, "alex", width)
+    lp = lpips_ref.LPIPS("alex", width).eval()
+    heads = {k: v.detach().numpy() for k, v in lp.head_state_dict().items()}
+    params = tc.convert_lpips(state(lp.backbone), heads, "alex", width)
     module = lpips.LPIPS("alex", width)
-    yield ("lpips_alex", lambda x: module.apply({"params": params}, x, x[::-1])[0],
-           lambda x: ref(x, x.flip(0))[0])
+    yield ("lpips_alex", lambda p, x: module.apply({"params": p}, x, x[::-1])[0], params,
+           lambda x: lp(x, x.flip(0))[0])
 
 
 def main(argv=None):
@@ -75,11 +76,12 @@ def main(argv=None):
           f"batch={args.batch} size={args.size} width={args.width} hidden={args.hidden}")
     print(f"{'net':<16}{'fwd flax':>10}{'fwd torch':>10}{'ratio':>7}"
           f"{'f+b flax':>10}{'f+b torch':>10}{'ratio':>7}")
-    for name, f_jax, f_torch in _cases(args.width, args.hidden):
+    for name, f_jax, params, f_torch in _cases(args.width, args.hidden):
+        params = jax.tree.map(jnp.asarray, params)  # arguments, not baked-in constants
         fwd = jax.jit(f_jax)
-        grad = jax.jit(jax.grad(lambda x, f=f_jax: jnp.sum(f(x))))
-        tf = _median_time(lambda: fwd(xj).block_until_ready(), args.reps)
-        tg = _median_time(lambda: grad(xj).block_until_ready(), args.reps)
+        grad = jax.jit(jax.grad(lambda p, x, f=f_jax: jnp.sum(f(p, x)), argnums=1))
+        tf = _median_time(lambda: fwd(params, xj).block_until_ready(), args.reps)
+        tg = _median_time(lambda: grad(params, xj).block_until_ready(), args.reps)
 
         def torch_fwd(f=f_torch):
             with torch.no_grad():

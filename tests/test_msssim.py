@@ -46,9 +46,11 @@ def test_ms_ssim_rejects_small_images_and_pairs_helper():
     a = np.zeros((1, 160, 200, 3), np.float32)
     with pytest.raises(ValueError, match="> 160"):
         msssim.ms_ssim(a, a, data_range=1.0)
-    imgs, _, t, _ = _pair((3, 168, 168, 1), 2)
+    imgs, _, t, _ = _pair((3, 168, 168, 1), 2)  # three unrelated images
     pairs = np.array([[0, 1], [1, 2]])
     got = msssim.pairwise_ms_ssim(imgs, pairs, data_range=1.0)
     want = [pytorch_msssim.ms_ssim(t[i:i + 1], t[j:j + 1], data_range=1.0).item()
             for i, j in pairs]
-    np.testing.assert_allclose(np.asarray(got), want, atol=2e-6)
+    # Unrelated images: MS-SSIM ~0.1, where cs^0.0448 at small cs amplifies float32 rounding
+    # (measured relative error up to 7e-5).
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=2e-6)

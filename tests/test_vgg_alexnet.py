@@ -2,7 +2,8 @@
 
 Parity runs small configs (channels x1/16 or x1/8, 64-unit classifier) at random init, with the
 official key layout, converted by jaxlatent's converter; the full-size key sets come from the
-fixtures. Tolerances: max-abs 1e-4 relative to each tap's scale (see `_close`).
+fixtures. Tolerance: |err| <= 1e-5 * max(1, max|tap|) + 1e-4 * |ref| per element (see
+`_close`); measured max-abs errors are <= 2e-6.
 """
 
 import json
@@ -21,7 +22,7 @@ from jaxlatent.models import torchvision_convert as tc
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 SMALL_VGG = dict(width=1 / 16, hidden=64, num_classes=10)
 SMALL_ALEX = dict(width=1 / 8, hidden=64, num_classes=10)
-RTOL = ATOL = 1e-4  # float32, matmul precision "highest" (tests/conftest.py)
+RTOL, ATOL = 1e-4, 1e-5  # float32, matmul precision "highest" (tests/conftest.py)
 
 
 def _state(module):
@@ -85,7 +86,9 @@ def test_vgg16_fc2_input_gradient_parity():
     xt.requires_grad_(True)
     (tv_vgg.taps(ref, xt)["fc2"] ** 2).sum().backward()
     grad = jax.jit(jax.grad(lambda x: (apply_fn(params, x)["fc2"] ** 2).sum()))(x)
-    _close(grad, xt.grad, "d sum(fc2^2) / dx")
+    want = xt.grad.numpy().transpose(0, 2, 3, 1)
+    # Random-init activations shrink with depth (|grad| ~ 1e-8 here): compare relative to scale.
+    np.testing.assert_allclose(np.asarray(grad), want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
 
 
 def _fixture(name):
@@ -148,6 +151,9 @@ def test_builder_loads_npz_and_rejects_bad_files(tmp_path):
     assert all(jax.tree.leaves(chex_equal))
     with pytest.raises(ValueError, match="features_0/kernel"):
         registry.load_model("alexnet", path, width=1 / 4, hidden=64, num_classes=10)
+    x = np.zeros((1, 64, 64, 3), np.float32)
+    with pytest.raises(KeyError, match="unknown outputs .'fc9'.; known: conv1, relu1"):
+        jax.eval_shape(lambda p, x: model.apply_fn(p, x, ("fc2", "fc9")), params, x)
     with pytest.raises(ValueError, match="weights_convert/alexnet.py"):
         alexnet.build()
     with pytest.raises(ValueError, match="weights_convert/vgg.py --arch vgg19"):

@@ -34,24 +34,29 @@ def gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
 
 
 def _filter(x: jax.Array, win: np.ndarray) -> jax.Array:
-    """Separable 'valid' Gaussian over H then W of NHWC ``x`` (skips axes shorter than win)."""
-    k = len(win)
-    for axis in (1, 2):
-        n = x.shape[axis] - k + 1
-        if n <= 0:
+    """Separable 'valid' Gaussian over H then W of NHWC ``x`` (skips axes shorter than win).
+
+    A depthwise convolution per axis, like pytorch-msssim's grouped ``F.conv2d``.
+    """
+    k, c = len(win), x.shape[-1]
+    for axis, shape in ((1, (k, 1, 1, c)), (2, (1, k, 1, c))):
+        if x.shape[axis] < k:
             continue
-        x = sum(win[i] * jax.lax.slice_in_dim(x, i, i + n, axis=axis) for i in range(k))
+        kernel = jnp.broadcast_to(jnp.asarray(win).reshape(shape[:3] + (1,)), shape)
+        x = jax.lax.conv_general_dilated(
+            x, kernel, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            feature_group_count=c, precision=jax.lax.Precision.HIGHEST)
     return x
 
 
 def _ssim_cs(x, y, data_range, win, k=(0.01, 0.03)):
     """Per-channel (ssim, cs), each [N, C] (pytorch-msssim ``_ssim``)."""
     c1, c2 = (k[0] * data_range) ** 2, (k[1] * data_range) ** 2
-    mu1, mu2 = _filter(x, win), _filter(y, win)
+    # One filter pass over the five moments stacked along channels.
+    mu1, mu2, xx, yy, xy = jnp.split(_filter(jnp.concatenate(
+        [x, y, x * x, y * y, x * y], axis=-1), win), 5, axis=-1)
     mu1_sq, mu2_sq, mu1_mu2 = mu1 * mu1, mu2 * mu2, mu1 * mu2
-    sigma1_sq = _filter(x * x, win) - mu1_sq
-    sigma2_sq = _filter(y * y, win) - mu2_sq
-    sigma12 = _filter(x * y, win) - mu1_mu2
+    sigma1_sq, sigma2_sq, sigma12 = xx - mu1_sq, yy - mu2_sq, xy - mu1_mu2
     cs_map = (2 * sigma12 + c2) / (sigma1_sq + sigma2_sq + c2)
     ssim_map = ((2 * mu1_mu2 + c1) / (mu1_sq + mu2_sq + c1)) * cs_map
     return jnp.mean(ssim_map, axis=(1, 2)), jnp.mean(cs_map, axis=(1, 2))

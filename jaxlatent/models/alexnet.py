@@ -51,24 +51,24 @@ class AlexNet(nn.Module):
             x = nn.Conv(_scaled(c, self.width), (k, k), strides=(stride, stride),
                         padding=((pad, pad), (pad, pad)), name=f"features_{idx}")(x)
             if tap(f"conv{n}", x) or tap(f"relu{n}", nn.relu(x)):
-                return tap.got
+                return tap.result(outputs)
             x = nn.relu(x)
             if idx in _POOL_AFTER:
                 x = nn.max_pool(x, (3, 3), strides=(2, 2))
                 if tap(_POOL_AFTER[idx], x):
-                    return tap.got
+                    return tap.result(outputs)
         if tap("features", jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)):
-            return tap.got
+            return tap.result(outputs)
         x = adaptive_avg_pool2d(x, self.pool)
         x = x.reshape(x.shape[0], -1)  # (H, W, C) order; fc1 rows are permuted by the converter
         for idx, name, size in [(1, "fc1", self.hidden), (4, "fc2", self.hidden)]:
             x = nn.Dense(size, name=f"classifier_{idx}")(x)
             if tap(f"{name}_preact", x) or tap(name, nn.relu(x)):
-                return tap.got
+                return tap.result(outputs)
             x = nn.relu(x)
         x = nn.Dense(self.num_classes, name="classifier_6")(x)
         tap("logits", x) or tap("softmax", jax.nn.softmax(x))
-        return tap.got
+        return tap.result(outputs)
 
 
 def make_apply(width=1.0, hidden=4096, num_classes=1000):
@@ -77,8 +77,7 @@ def make_apply(width=1.0, hidden=4096, num_classes=1000):
 
     def apply_fn(params, x, outputs: Sequence[str] = ("logits",)):
         """x: float32 [N, H, W, 3] ImageNet-normalised (see jaxlatent.preprocess)."""
-        got = module.apply({"params": params}, x, outputs=tuple(outputs))
-        return {k: got[k] for k in outputs}
+        return module.apply({"params": params}, x, outputs=tuple(outputs))
 
     return module, apply_fn
 

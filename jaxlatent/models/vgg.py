@@ -52,12 +52,20 @@ class _Taps:
     """Collects requested activations; `done` tells the network it may stop."""
 
     def __init__(self, outputs: Sequence[str]):
-        self.want, self.got = set(outputs), {}
+        self.want, self.got, self.seen = set(outputs), {}, []
 
     def __call__(self, name: str, value: jax.Array) -> bool:
+        self.seen.append(name)
         if name in self.want:
             self.got[name] = value
         return self.done
+
+    def result(self, outputs: Sequence[str]) -> dict:
+        """``{name: value}`` in request order; KeyError naming unknown taps."""
+        unknown = [k for k in outputs if k not in self.got]
+        if unknown:
+            raise KeyError(f"unknown outputs {unknown}; known: {', '.join(self.seen)}")
+        return {k: self.got[k] for k in outputs}
 
     @property
     def done(self) -> bool:
@@ -83,10 +91,11 @@ class VGG(nn.Module):
         done, x = self._features(x, tap)
         if not done:
             self._classifier(x, tap)
-        got = tap.got
-        if "texture" in outputs:
-            got["texture"] = jnp.concatenate([channel_moments(got[k]) for k in TEXTURE_LAYERS], -1)
-        return {k: got[k] for k in outputs}
+        if "texture" in outputs and all(k in tap.got for k in TEXTURE_LAYERS):
+            tap.got["texture"] = jnp.concatenate(
+                [channel_moments(tap.got[k]) for k in TEXTURE_LAYERS], -1)
+            tap.seen.append("texture")
+        return tap.result(outputs)
 
     def _features(self, x, tap) -> tuple[bool, jax.Array]:
         idx, block, i = 0, 1, 1
