@@ -86,11 +86,11 @@ def test_real_v01_heads_convert_with_cli_and_match_torch(tmp_path):
     x1, t1 = _images(2, 64, 4)
     with torch.no_grad():
         want = ref(t0, t1)[0].numpy().ravel()
-    got = jax.jit(lambda a, b: lpips_metric.lpips(model, a, b))(x0, x1)
-    np.testing.assert_allclose(np.asarray(got), want, atol=ATOL)
+    fn = jax.jit(lambda a, b, r: lpips_metric.lpips(model, a, b, input_range=r),
+                 static_argnums=2)
+    np.testing.assert_allclose(np.asarray(fn(x0, x1, "[-1,1]")), want, atol=ATOL)
     u0, u1 = (x0 + 1) / 2, (x1 + 1) / 2  # the [0,1] path maps back to [-1,1]
-    np.testing.assert_allclose(lpips_metric.lpips(model, u0, u1, input_range="[0,1]"), want,
-                               atol=ATOL)
+    np.testing.assert_allclose(np.asarray(fn(u0, u1, "[0,1]")), want, atol=ATOL)
 
 
 @pytest.mark.parametrize("net", ["alex", "vgg"])
@@ -122,9 +122,11 @@ def test_diversity_pairs_and_builder_contract():
     pairs = lpips_metric.all_pairs(4)
     assert pairs.tolist() == [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]]
     div = lpips_metric.lpips_diversity(model, x, pairs, batch=4)
-    d = np.asarray(lpips_metric.lpips(model, x[pairs[:, 0]], x[pairs[:, 1]]))
+    fn = jax.jit(lambda a, b: lpips_metric.lpips(model, a, b))
+    d = np.asarray(fn(x[pairs[:, 0]], x[pairs[:, 1]]))
     assert div["n_pairs"] == 6 and np.isclose(div["mean"], d.mean(), atol=1e-6)
-    np.testing.assert_allclose(lpips_metric.lpips(model, x, x), 0.0, atol=1e-6)
+    assert d.min() > 0
+    np.testing.assert_allclose(fn(x[pairs[:, 0]], x[pairs[:, 0]]), 0.0, atol=1e-6)
     rp = np.asarray(lpips_metric.random_pairs(jax.random.key(1), 4, 50))
     assert (rp[:, 0] != rp[:, 1]).all() and rp.min() >= 0 and rp.max() < 4
     with pytest.raises(ValueError, match="weights_convert/lpips.py --net vgg"):
