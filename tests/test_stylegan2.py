@@ -67,8 +67,9 @@ def _d_cfg(group=4, clamp=None):
 
 def _flax_layers(variables, cfg, ws, noise):
     module = builders.generator_module(cfg)
-    img, state = module.apply(variables, jnp.asarray(ws), noise, method=Generator.synthesize,
-                              capture_intermediates=True, mutable=["intermediates"])
+    fn = jax.jit(lambda v, ws: module.apply(v, ws, noise, method=Generator.synthesize,
+                                            capture_intermediates=True, mutable=["intermediates"]))
+    img, state = fn(variables, jnp.asarray(ws))
     acts = {k: v["__call__"][0] for k, v in state["intermediates"].items() if k != "noises"}
     return np.asarray(img), acts
 
@@ -80,7 +81,7 @@ def _compare_generator(tg, variables, cfg, z, noise_t=None, noise_j="const", tol
         ws_t = w_t[:, None].repeat(1, tg.n_latent, 1)
         img_t, acts_t = tg(ws_t, noise_t)
     module = builders.generator_module(cfg)
-    w_j = module.apply(variables, jnp.asarray(z), method=Generator.map)
+    w_j = jax.jit(lambda v, z: module.apply(v, z, method=Generator.map))(variables, jnp.asarray(z))
     errs = {"mapping": float(np.max(np.abs(np.asarray(w_j) - _np(w_t))))}
     img_j, acts_j = _flax_layers(variables, cfg, _np(ws_t), noise_j)
     assert set(acts_j) >= set(acts_t)
@@ -129,8 +130,8 @@ def test_generator_parity_explicit_noise_and_truncation():
         w[:, :cutoff] = wa + psi * (w[:, :cutoff] - wa)
         img_t, _ = tg(w, [torch.from_numpy(n) for n in noise])
     module = builders.generator_module(meta)
-    img_j = module.apply(variables, jnp.asarray(z), truncation=psi, truncation_cutoff=cutoff,
-                         noise=[jnp.asarray(n.transpose(0, 2, 3, 1)) for n in noise])
+    fn = jax.jit(lambda v, z, n: module.apply(v, z, truncation=psi, truncation_cutoff=cutoff, noise=n))
+    img_j = fn(variables, jnp.asarray(z), [jnp.asarray(n.transpose(0, 2, 3, 1)) for n in noise])
     err = float(np.max(np.abs(np.asarray(img_j) - _nhwc(img_t))))
     print("explicit noise + truncation image max-abs error:", err)
     assert err < TOL_LAYER
@@ -148,7 +149,7 @@ def test_generator_gradient_parity():
     img_t, _ = tg(tg.style(zt)[:, None].repeat(1, tg.n_latent, 1))
     (img_t.permute(0, 2, 3, 1) * torch.from_numpy(r)).sum().backward()
     module = builders.generator_module(meta)
-    g = jax.grad(lambda z: jnp.sum(module.apply(variables, z) * r))(jnp.asarray(z))
+    g = jax.jit(jax.grad(lambda z: jnp.sum(module.apply(variables, z) * r)))(jnp.asarray(z))
     err = float(np.max(np.abs(np.asarray(g) - _np(zt.grad))))
     print("grad wrt z max-abs error:", err, "grad scale:", float(np.max(np.abs(_np(zt.grad)))))
     assert err < 1e-4
@@ -163,8 +164,8 @@ def test_discriminator_parity_rosinality(group):
     with torch.no_grad():
         score_t, acts_t = td(torch.from_numpy(x))
     module = builders.discriminator_module(meta)
-    score_j, state = module.apply(variables, jnp.asarray(x.transpose(0, 2, 3, 1)),
-                                  capture_intermediates=True, mutable=["intermediates"])
+    fn = jax.jit(lambda v, x: module.apply(v, x, capture_intermediates=True, mutable=["intermediates"]))
+    score_j, state = fn(variables, jnp.asarray(x.transpose(0, 2, 3, 1)))
     inter = state["intermediates"]
     errs = {k: float(np.max(np.abs(np.asarray(inter[k]["__call__"][0]) - _nhwc(a))))
             for k, a in acts_t.items()}
@@ -191,7 +192,7 @@ def test_nvlabs_layout_with_conv_clamp():
     x = np.random.default_rng(3).uniform(-1, 1, (4, 3, SIZE, SIZE)).astype(np.float32)
     with torch.no_grad():
         score_t, _ = td(torch.from_numpy(x))
-    score_j = builders.discriminator_module(d_meta).apply(d_vars, jnp.asarray(x.transpose(0, 2, 3, 1)))
+    score_j = jax.jit(builders.discriminator_module(d_meta).apply)(d_vars, jnp.asarray(x.transpose(0, 2, 3, 1)))
     errs["D score"] = float(np.max(np.abs(np.asarray(score_j) - _np(score_t))))
     print("NVlabs layout (clamp) max-abs errors:", errs)
     assert errs["D score"] < TOL_LAYER
@@ -271,7 +272,7 @@ def test_random_checkpoint_roundtrip_and_registry(tmp_path, key):
     assert g.info["num_ws"] == 6 and g.info["resolution"] == 16 and g.info["config"] == cfg
     z = jax.random.normal(key, (4, 16))
     img = jax.jit(g.apply_fn)(g.params, z)
-    assert img.shape == (4, 16, 16, 3) and d.apply_fn(d.params, img).shape == (4,)
+    assert img.shape == (4, 16, 16, 3) and jax.jit(d.apply_fn)(d.params, img).shape == (4,)
     # Same params as a fresh random build with the same key (the file is exactly the init).
     fresh = builders.build_generator(key=key, size=16, style_dim=16, n_mlp=2,
                                      channels={4: 16, 8: 16, 16: 8})
