@@ -92,10 +92,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--torch-threads", type=int, default=0, help="0: torch's default")
     args = parser.parse_args()
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    if args.torch_threads:  # on a shared, oversubscribed CPU torch's thread pool spins badly
+        torch.set_num_threads(args.torch_threads)
     print(f"jax {jax.__version__} ({jax.default_backend()}), torch {torch.__version__}, "
-          f"batch {args.batch}, median of {args.reps}")
+          f"batch {args.batch}, median of {args.reps}, torch threads {torch.get_num_threads()}")
     print(f"{'model':28s} {'fwd jax':>9s} {'fwd torch':>9s} {'ratio':>6s} "
           f"{'f+b jax':>9s} {'f+b torch':>9s} {'ratio':>6s}")
     for name, (jf, jb), (tf, tbw) in cases(args.batch):
