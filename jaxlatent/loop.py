@@ -25,7 +25,7 @@ StepFn = Callable[[Any, jax.Array, Any], tuple[Any, dict]]
 
 def use_scan() -> bool:
     """Scan on accelerators; on CPU, XLA runs convolutions inside a while loop several times
-    slower than as separate programs (measured 0.45 s vs 0.086 s per classifier step), so there
+    slower than as separate programs (see benchmarks/bench_shapes_and_loop.py), so there
     the chunk is a host loop over one jitted, donated step. Either way there is no host sync
     inside a chunk (dispatch is asynchronous); metrics are fetched once per chunk."""
     return jax.default_backend() != "cpu"

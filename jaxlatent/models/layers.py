@@ -25,8 +25,8 @@ class ConvTranspose4x4s2(nn.Module):
     ``out[2m + a] = Σ_k x[i] · w[k]`` over ``2i − 1 + k = 2m + a``, so each output phase
     ``a ∈ {0, 1}`` (per axis) is a 3-tap conv on the input: phase 0 uses taps (w[3], w[1], 0) at
     offsets (−1, 0, +1), phase 1 uses (0, w[2], w[0]). The four phases are one 3×3 conv with
-    4·C_out channels followed by `depth_to_space`. XLA:CPU differentiates this several times
-    faster than a dilated transposed conv, and the parameter is the torch kernel itself
+    4·C_out channels followed by `depth_to_space`. XLA:CPU differentiates this faster than a
+    dilated transposed conv, and the parameter is the torch kernel itself
     (``kernel`` [4, 4, C_in, C_out] = torch weight [C_in, C_out, 4, 4] transposed (2, 3, 0, 1)).
     """
 
