@@ -8,30 +8,12 @@ embedded 64-d features train faster at 1e-3 (same schedule shape).
 ``:smoke`` shrinks it to a few steps (used by the tests).
 """
 
-import ml_collections
-
-from jaxlatent.config_args import parse_arg
+from jaxlatent.config_args import training_config
 
 
 def get_config(arg=None):
-    arg = parse_arg(arg, smoke=False, seed=0, steps=1500)
-    config = ml_collections.ConfigDict()
-    config.name = "train_flow"
-    config.method = "train"
-    config.task = "flow"
-    config.seed = arg.seed
-    config.export = False  # True: copy the result into jaxlatent/weights/ (what ships)
-    config.train = dict(
-        num_steps=arg.steps,
-        chunk_size=100,
-        batch_size=64,
-        preset="small",
-        learning_rate=1e-3,
-        decay_every=500,
-        decay=0.3,
-        num_features=10000,
+    return training_config(
+        arg, task="flow", steps=1500, batch_size=64, preset="small", learning_rate=1e-3,
+        decay_every=500, decay=0.3, num_features=10000,
         data=dict(bias=0.98),  # the generator's training distribution plays "real data"
     )
-    if arg.smoke:
-        config.train.update(num_steps=4, chunk_size=2, batch_size=8, num_features=64)
-    return config

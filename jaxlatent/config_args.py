@@ -25,3 +25,28 @@ def parse_arg(arg: str | None, **spec) -> ml_collections.ConfigDict:
         else:
             values[name] = types[name](text)
     return ml_collections.ConfigDict(values)
+
+
+def training_config(arg: str | None, *, task: str, steps: int, **train) -> ml_collections.ConfigDict:
+    """The shared shape of ``configs/train_*.py``: method ``train`` on an embedded-model task.
+
+    Args:
+      arg: the text after the colon (``smoke``, ``seed=N``, ``steps=N``).
+      task: a key of `jaxlatent.training.tasks.TASKS`.
+      steps: default number of training steps.
+      **train: the task's fields (batch_size, learning_rate, data=dict(bias=...), ...).
+    """
+    arg = parse_arg(arg, smoke=False, seed=0, steps=steps)
+    config = ml_collections.ConfigDict()
+    config.name = f"train_{task}"
+    config.method = "train"
+    config.task = task
+    config.seed = arg.seed
+    config.export = False  # True: copy the result into jaxlatent/weights/ (what ships)
+    config.train = dict(num_steps=arg.steps, chunk_size=100, **train)
+    if arg.smoke:
+        small = dict(num_steps=4, chunk_size=2, batch_size=min(train["batch_size"], 8))
+        small.update({k: 8 for k in ("eval_size",) if k in train})
+        small.update({k: 64 for k in ("num_features",) if k in train})
+        config.train.update(small)
+    return config

@@ -12,13 +12,13 @@ as OpenAI's ``build_model`` does. This script is the only place that imports tor
 """
 
 import argparse
-import hashlib
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from jaxlatent import params as params_lib  # noqa: E402
+from weights_convert.common import sha256  # noqa: E402
 from jaxlatent.models import clip  # noqa: E402
 
 
@@ -34,14 +34,6 @@ def load_state_dict(path):
             if isinstance(state.get(wrapper), dict):
                 state = state[wrapper]
     return {k: v.detach().cpu().float().numpy() for k, v in state.items()}
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def main(argv=None):

@@ -18,7 +18,6 @@ This is the only StyleGAN2 file that imports torch.
 """
 
 import argparse
-import hashlib
 import os
 import pickle
 import sys
@@ -26,20 +25,13 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from jaxlatent import params as params_lib  # noqa: E402
+from weights_convert.common import sha256 as _sha256  # noqa: E402
 from jaxlatent.models.stylegan2 import convert_nvlabs as nvc  # noqa: E402
 from jaxlatent.models.stylegan2 import convert_rosinality as rosc  # noqa: E402
 
 
 def _numpy(state):
     return {k: v.detach().cpu().float().numpy() for k, v in state.items()}
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _torch_load(path):

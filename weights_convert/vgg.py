@@ -11,33 +11,14 @@ This directory is the only place that imports torch.
 """
 
 import argparse
-import hashlib
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from jaxlatent import params as params_lib  # noqa: E402
+from weights_convert.common import load_state_dict, sha256  # noqa: E402,F401
 from jaxlatent.models import torchvision_convert as tc  # noqa: E402
-
-
-def load_state_dict(path):
-    """Reads a torch state dict (weights_only, no code execution) as float32 numpy arrays."""
-    import torch
-
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    return {k: v.detach().cpu().float().numpy() for k, v in state.items()
-            if hasattr(v, "detach")}
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def add_small_config_flags(parser):
