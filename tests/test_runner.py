@@ -131,3 +131,22 @@ def test_scan_and_unrolled_chunks_agree(scan):
     ref, _ = run(z0, steps=8, problem=problem)
     del ref
     assert np.all(np.isfinite(np.asarray(out.search.latents)))
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd", "nesterov", "lbfgs"])
+def test_every_gradient_search_converges_on_a_quadratic(name):
+    import ml_collections
+
+    search = gradient.build(ml_collections.ConfigDict(dict(name=name, learning_rate=0.1)))
+    problem = runner.Problem(lambda z, c, key=None: quadratic(z, c))
+    state, _ = runner.run(search, problem, jax.random.key(0), jnp.zeros((2, 1, 3)),
+                          {"target": jnp.arange(3.0)}, num_steps=150, chunk_size=50,
+                          progress=False)
+    np.testing.assert_allclose(state.best_latent[:, 0], np.tile(np.arange(3.0), (2, 1)), atol=2e-2)
+
+
+def test_unknown_search_name_is_an_error():
+    import ml_collections
+
+    with pytest.raises(KeyError, match="unknown gradient search 'adamw'"):
+        gradient.build(ml_collections.ConfigDict(dict(name="adamw", learning_rate=0.1)))
