@@ -13,6 +13,7 @@ from jaxlatent.workdir import Workdir
 METHODS = {
     "train": "jaxlatent.methods.train",
     "divrare": "jaxlatent.methods.divrare",
+    "qdgs": "jaxlatent.methods.qdgs",
 }
 
 
