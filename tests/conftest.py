@@ -48,3 +48,25 @@ def embedded_overrides(paths: dict) -> list[str]:
         f"--config.flow.path={paths['shapes_flow']}",
         f"--config.classifier.path={paths['shapes_classifier']}",
     ]
+
+
+def load_config(name: str, arg: str | None = None):
+    """``get_config(arg)`` of ``configs/<name>.py``."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
+                        f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"configs_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(arg)
+
+
+def use_random_embedded(config, paths: dict):
+    """Points a config's embedded networks at `random_embedded` weights files."""
+    config.generator.path = paths["shapes_vae"]
+    config.features.path = paths["shapes_features"]
+    config.flow.path = paths["shapes_flow"]
+    if config.classifier.name:
+        config.classifier.path = paths["shapes_classifier"]
+    return config

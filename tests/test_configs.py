@@ -2,11 +2,11 @@
 entry point; unknown names and arguments fail with clear errors."""
 
 import glob
-import importlib.util
 import os
 
 import pytest
 
+from conftest import load_config
 from jaxlatent import experiment
 from jaxlatent.config_args import parse_arg
 
@@ -14,10 +14,7 @@ CONFIGS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "config
 
 
 def load(path, arg=None):
-    spec = importlib.util.spec_from_file_location("config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(arg)
+    return load_config(os.path.basename(path)[:-3], arg)
 
 
 def test_there_are_configs():
@@ -35,7 +32,7 @@ def test_config_loads_and_names_a_known_method(path):
 
 @pytest.mark.parametrize("name", ["train_vae", "train_features", "train_classifier", "train_flow"])
 def test_training_config_smoke_run_writes_weights(tmp_path, name):
-    config = load(os.path.join(os.path.dirname(__file__), "..", "configs", f"{name}.py"), "smoke")
+    config = load_config(name, "smoke")
     summary = experiment.run(config, str(tmp_path))
     assert os.path.exists(tmp_path / "params.npz")
     assert os.path.exists(tmp_path / "summary.json") and os.path.exists(tmp_path / "metrics.jsonl")

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import load_config, use_random_embedded
 from jaxlatent import experiment
 from jaxlatent.objectives import divrare as dr
 from jaxlatent.search import runner
@@ -68,16 +69,7 @@ def test_group_loss_matches_eq2_or_official_scaling(reference_scaling):
 
 
 def test_divrare_smoke_end_to_end(tmp_path, random_embedded):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("cfg", "configs/divrare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config("smoke")
-    config.generator.path = random_embedded["shapes_vae"]
-    config.features.path = random_embedded["shapes_features"]
-    config.flow.path = random_embedded["shapes_flow"]
-    config.classifier.path = random_embedded["shapes_classifier"]
+    config = use_random_embedded(load_config("divrare", "smoke"), random_embedded)
     summary = experiment.run(config, str(tmp_path))
     for name in ["config.json", "metrics.jsonl", "latents.npz", "references.png", "baseline.png",
                  "curves.png", "summary.json", "results.md"]:

@@ -2,12 +2,12 @@
 checkpoints (StyleGAN2 generator, VGG16, flow) given as local paths, with the official feature
 mode ([-1, 1], torch-nearest resize to 224, no ImageNet normalisation)."""
 
-import importlib.util
 import os
 
 import jax
 import numpy as np
 
+from conftest import load_config
 from jaxlatent import experiment
 from jaxlatent import params as params_io
 from jaxlatent.models import glow
@@ -30,10 +30,7 @@ def test_divrare_stylegan2_variant_runs_on_converted_small_checkpoints(tmp_path)
                    {"data_min": np.zeros(64, np.float32), "data_range": np.ones(64, np.float32)})
     np.savez(real_path, feature=np.abs(np.random.default_rng(0).normal(size=(64, 64))).astype(np.float32))
 
-    spec = importlib.util.spec_from_file_location("cfg", "configs/divrare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config("stylegan2,smoke")
+    config = load_config("divrare", "stylegan2,smoke")
     config.generator.path = g_path
     config.features.path = vgg_path
     config.features.options = VGG_SMALL

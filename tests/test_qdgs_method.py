@@ -1,12 +1,12 @@
 """QDGS on the embedded domain end-to-end (smoke), and its measures."""
 
-import importlib.util
 import os
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import load_config, use_random_embedded
 from jaxlatent import experiment
 from jaxlatent.data import shapes
 from jaxlatent.objectives import qdgs_shapes
@@ -21,13 +21,7 @@ def test_colour_measure_separates_red_and_blue():
 
 
 def test_qdgs_smoke_end_to_end(tmp_path, random_embedded):
-    spec = importlib.util.spec_from_file_location("cfg", "configs/qdgs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config("smoke")
-    config.generator.path = random_embedded["shapes_vae"]
-    config.features.path = random_embedded["shapes_features"]
-    config.flow.path = random_embedded["shapes_flow"]
+    config = use_random_embedded(load_config("qdgs", "smoke"), random_embedded)
     summary = experiment.run(config, str(tmp_path))
     for name in ["archive.npz", "heatmap.png", "curves.png", "dataset.npz", "summary.json"]:
         assert os.path.exists(tmp_path / name), name
