@@ -25,9 +25,8 @@ def weights_path(name: str) -> str:
 
 
 def init_params(module: Any, key: jax.Array, example: jax.Array) -> Any:
-    """Random parameters of a linen ``module`` for a batched ``example`` input (jitted: eager
-    Flax initialisation is slow on CPU)."""
-    return jax.jit(lambda k, x: module.init(k, x)["params"])(key, example)
+    """Random parameters of a linen ``module`` for a batched ``example`` input."""
+    return module.init(key, example)["params"]
 
 
 def build_embedded(
