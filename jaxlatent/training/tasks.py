@@ -58,16 +58,29 @@ def _gradient_task(model_name, loss_fn, cfg, key, evaluate) -> TrainTask:
     return TrainTask(model_name, init, step, lambda state: evaluate(state["params"]))
 
 
-def vae_task(cfg: ml_collections.ConfigDict, key: jax.Array) -> TrainTask:
-    """The QDGS shapes VAE on bias ``cfg.data.bias`` (0.98) images."""
+def _noisy_batch_loss(cfg, loss):
+    """``loss_fn(params, key)`` = ``loss(params, images, noise_key)`` on a freshly rendered batch."""
 
     def loss_fn(params, k):
         data_key, noise_key = jax.random.split(k)
         images, _ = shapes.sample(data_key, cfg.batch_size, cfg.data.bias)
-        return shapes_vae.vae_loss(params, images, noise_key, cfg.beta)
+        return loss(params, images, noise_key)
+
+    return loss_fn
+
+
+def _held_out(cfg):
+    """The evaluation images: ``cfg.eval_size`` shapes from a key no training step uses."""
+    return shapes.sample_jit(jax.random.key(10_000), cfg.eval_size, cfg.data.bias)[0]
+
+
+def vae_task(cfg: ml_collections.ConfigDict, key: jax.Array) -> TrainTask:
+    """The QDGS shapes VAE on bias ``cfg.data.bias`` (0.98) images."""
+    loss_fn = _noisy_batch_loss(
+        cfg, lambda p, images, k: shapes_vae.vae_loss(p, images, k, cfg.beta))
 
     def evaluate(params):
-        images, _ = shapes.sample_jit(jax.random.key(10_000), cfg.eval_size, cfg.data.bias)
+        images = _held_out(cfg)
         mu, _ = shapes_vae._encode(params, images)
         recon = shapes_vae._decode(params, mu)
         return {"eval_recon_mse": float(jnp.mean((recon - images) ** 2)),
@@ -78,14 +91,11 @@ def vae_task(cfg: ml_collections.ConfigDict, key: jax.Array) -> TrainTask:
 
 def features_task(cfg: ml_collections.ConfigDict, key: jax.Array) -> TrainTask:
     """The denoising-autoencoder feature network on balanced (b = 0.5) images."""
-
-    def loss_fn(params, k):
-        data_key, noise_key = jax.random.split(k)
-        images, _ = shapes.sample(data_key, cfg.batch_size, cfg.data.bias)
-        return shapes_features.autoencoder_loss(params, images, noise_key, cfg.noise_std)
+    loss_fn = _noisy_batch_loss(
+        cfg, lambda p, images, k: shapes_features.autoencoder_loss(p, images, k, cfg.noise_std))
 
     def evaluate(params):
-        images, _ = shapes.sample_jit(jax.random.key(10_000), cfg.eval_size, cfg.data.bias)
+        images = _held_out(cfg)
         recon = shapes_features.FeatureAutoencoder().apply({"params": params}, images)
         target = shapes_features.avg_pool2(images)
         return {"eval_recon_mse": float(jnp.mean((recon - target) ** 2))}
