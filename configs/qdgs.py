@@ -24,12 +24,13 @@ def get_config(arg=None):
     config.flow = dict(name="shapes_flow", path="")
     config.classifier = dict(name="", path="")  # not used by the search
     config.feature_mode = "embedded"
+    config.realism_weight = 1.0  # penalty for empty / splattered images (0 = flow quality only)
     config.num_iters = arg.iters
     config.chunk_size = 100
     config.num_start_draws = 512  # QDGS find_good_start_latent: 32 batches of 16
     config.archive = dict(
         dims=(50, 50),
-        ranges=((-0.8, 0.5), (0.0, 1.0)),  # colour (redness), P(square)
+        ranges=((-0.8, 0.5), (-0.7, 0.45)),  # colour (redness), squareness h4 − h3
         learning_rate=0.02,  # CMA-MAE alpha
         threshold_min=0.0,
     )

@@ -51,3 +51,48 @@ def save_curves(path: str, series: dict[str, Sequence[float]], title: str = "",
         draw.line(pts, fill=colour, width=2)
         draw.text((left + 160 * i, height - 16), f"{name} [{lo:.3g}, {hi:.3g}]", fill=colour)
     img.save(path)
+
+
+# Five anchor colours of matplotlib's viridis, interpolated linearly.
+_VIRIDIS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], np.float64)
+
+
+def colormap(values: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] (any shape) -> uint8 RGB [..., 3] on a viridis-like scale."""
+    t = np.clip(np.nan_to_num(np.asarray(values, np.float64)), 0.0, 1.0) * (len(_VIRIDIS) - 1)
+    lo = np.floor(t).astype(int).clip(0, len(_VIRIDIS) - 2)
+    frac = (t - lo)[..., None]
+    return (_VIRIDIS[lo] * (1 - frac) + _VIRIDIS[lo + 1] * frac).astype(np.uint8)
+
+
+def save_heatmap(path: str, values: np.ndarray, *, x_label: str, y_label: str,
+                 x_range: tuple[float, float], y_range: tuple[float, float], title: str = "",
+                 cell: int = 8) -> None:
+    """Archive heatmap: ``values`` [nx, ny] (NaN = empty cell, drawn white), x to the right, y up.
+
+    Labels the axes with their names and ranges and draws a colour bar with the value range.
+    """
+    values = np.asarray(values, np.float64)
+    filled = np.isfinite(values)
+    lo, hi = (values[filled].min(), values[filled].max()) if filled.any() else (0.0, 1.0)
+    rgb = colormap((values - lo) / max(hi - lo, 1e-12))
+    rgb[~filled] = 255
+    grid = np.repeat(np.repeat(np.transpose(rgb, (1, 0, 2))[::-1], cell, 0), cell, 1)  # y up
+    margin_l, margin_t, margin_b, bar = 60, 24, 40, 60
+    h, w = grid.shape[:2]
+    img = Image.new("RGB", (margin_l + w + bar + 40, margin_t + h + margin_b), "white")
+    img.paste(Image.fromarray(grid), (margin_l, margin_t))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle([margin_l - 1, margin_t - 1, margin_l + w, margin_t + h], outline="black")
+    draw.text((4, 4), title, fill="black")
+    draw.text((margin_l, margin_t + h + 4), f"{x_range[0]:.3g}", fill="black")
+    draw.text((margin_l + w - 30, margin_t + h + 4), f"{x_range[1]:.3g}", fill="black")
+    draw.text((margin_l + w // 2 - 40, margin_t + h + 20), x_label, fill="black")
+    draw.text((4, margin_t + h - 12), f"{y_range[0]:.3g}", fill="black")
+    draw.text((4, margin_t), f"{y_range[1]:.3g}", fill="black")
+    draw.text((4, margin_t + h // 2), y_label[:9], fill="black")
+    ramp = colormap(np.linspace(1, 0, h))[:, None].repeat(12, 1)
+    img.paste(Image.fromarray(ramp), (margin_l + w + 10, margin_t))
+    draw.text((margin_l + w + 26, margin_t), f"{hi:.3g}", fill="black")
+    draw.text((margin_l + w + 26, margin_t + h - 12), f"{lo:.3g}", fill="black")
+    img.save(path)

@@ -5,12 +5,16 @@ On the embedded domain: G = the shapes VAE decoder (6-d latent), quality and mea
 threshold_min 0, one gradient-arborescence emitter with σ0 = 0.5, Adam lr 0.5, 3 branches), start
 = the best of 512 N(0, I) draws. Iterations run in `jaxlatent.loop` (progress bar, metrics,
 checkpoints, resume). Outputs: ``archive.npz`` (the passive elitist archive: solutions,
-objectives, measures, occupied), ``heatmap.png`` (objective per cell), ``curves.png`` (QD score,
-coverage), ``dataset.npz`` + ``dataset.png`` (decoded elites labelled triangle/square by the
-shape measure, QDGS's write_data rule: < 0.5 − margin triangle, ≥ 0.5 square), ``summary.json``.
+objectives, measures, occupied), ``heatmap_<i>_<j>.png`` per measure pair (``heatmap.png`` = the
+first), ``curves.png`` (QD score, coverage), ``dataset.npz`` + ``dataset.png`` (decoded elites
+labelled triangle/square by the shape measure with QDGS's write_data rule, `label_by_shape`),
+``summary.json``.
 """
 
 from __future__ import annotations
+
+import itertools
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -35,14 +39,20 @@ def qd_config(cfg) -> qd.QDConfig:
 
 
 def run(config, workdir) -> dict:
+    if config.get("domain", "shapes") == "stylegan2_clip":  # StyleGAN2 q-space + CLIP prompts
+        from jaxlatent.methods import qdgs_clip_setup
+
+        return qdgs_clip_setup.run(config, workdir, qd_config)
+    if config.get("domain", "shapes") != "shapes":
+        raise ValueError(f"unknown qdgs domain {config.domain!r}; known: shapes, stylegan2_clip")
     key = jax.random.key(config.seed)
-    probe_key, start_key, loop_key = jax.random.split(key, 3)
+    check_key, start_key, loop_key = jax.random.split(key, 3)
     nets = setup.load_networks(config)
     generate, extract, log_prob = setup.make_fns(nets)
     ctx = setup.network_ctx(nets)
-    probe, probe_acc = qdgs_shapes.fit_shape_probe(extract, ctx, probe_key)
-    ctx = {**ctx, "probe": probe}
-    objective = qdgs_shapes.make_objective(generate, extract, log_prob)
+    measure_acc = qdgs_shapes.shape_measure_accuracy(check_key)
+    ctx = {**ctx, "realism_bounds": qdgs_shapes.fit_realism_bounds(check_key)}
+    objective = qdgs_shapes.make_objective(generate, extract, log_prob, config.realism_weight)
     eval_fn, jac_fn = qd.qdgs.make_eval_fns(objective, ctx)
     # QDGS find_good_start_latent: the best of num_start_draws N(0, I) draws.
     draws = jax.random.normal(start_key, (config.num_start_draws, 6))
@@ -57,37 +67,77 @@ def run(config, workdir) -> dict:
 
     state, _ = loop.run_loop(state, step, num_steps=config.num_iters, chunk_size=config.chunk_size,
                              workdir=workdir, desc="qdgs")
-    return _write_outputs(config, workdir, state, config_qd, nets, probe_acc)
+    return _write_outputs(config, workdir, state, config_qd, nets, measure_acc)
 
 
-def _write_outputs(config, workdir, state, config_qd, nets, probe_acc) -> dict:
+MEASURE_NAMES = ("colour (red +)", "squareness")
+
+
+def write_heatmaps(workdir, res, spec: qd.ArchiveSpec, names) -> list[str]:
+    """One PNG per measure pair: the best objective over the other measures' cells.
+
+    Returns the file names; the first pair is also written as ``heatmap.png``.
+    """
+    occupied = np.asarray(res.occupied).reshape(spec.dims)
+    values = np.where(occupied, np.asarray(res.objectives).reshape(spec.dims), -np.inf)
+    files = []
+    for i, j in itertools.combinations(range(len(spec.dims)), 2):
+        others = tuple(k for k in range(len(spec.dims)) if k not in (i, j))
+        best = values.max(axis=others) if others else values
+        name = f"heatmap_{i}_{j}.png"
+        img_io.save_heatmap(workdir.file(name), np.where(np.isfinite(best), best, np.nan),
+                            x_label=names[i], y_label=names[j], x_range=spec.ranges[i],
+                            y_range=spec.ranges[j], title="QDGS archive: objective f per cell")
+        files.append(name)
+    shutil.copyfile(workdir.file(files[0]), workdir.file("heatmap.png"))
+    return files
+
+
+def label_by_shape(square_measure: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """QDGS's ``write_data`` rule on the shape measure: ``(keep, label)``, 1 = square.
+
+    Square if the measure is ≥ 0, triangle if it is < −margin; the ones in [−margin, 0) are dropped.
+    """
+    keep = (square_measure < -margin) | (square_measure >= 0)
+    return keep, (square_measure[keep] >= 0).astype(np.int32)
+
+
+def _write_outputs(config, workdir, state, config_qd, nets, measure_acc) -> dict:
     res = jax.device_get(state.result)
     occupied = np.asarray(res.occupied)
     workdir.save_arrays("archive.npz", solutions=res.solutions, objectives=res.objectives,
                         measures=res.measures, occupied=occupied)
-    dims = config_qd.archive.dims
-    heat = np.where(occupied, res.objectives, np.nan).reshape(dims)
-    lo, hi = np.nanmin(heat) if occupied.any() else 0, np.nanmax(heat) if occupied.any() else 1
-    grey = np.where(np.isnan(heat), 1.0, 0.15 + 0.85 * (heat - lo) / max(hi - lo, 1e-9))
-    img_io.save_grid(workdir.file("heatmap.png"), [np.repeat(np.repeat(grey, 8, 0), 8, 1)[None, ..., None].repeat(3, -1)])
+    heatmaps = write_heatmaps(workdir, res, config_qd.archive, MEASURE_NAMES)
     rows = workdir.read_metrics()
     img_io.save_curves(workdir.file("curves.png"),
                        {"qd_score": [r["qd_score"] for r in rows], "coverage": [r["coverage"] for r in rows]},
                        "QDGS: QD score and coverage per iteration")
     sols = np.asarray(res.solutions)[occupied]
-    square = np.asarray(res.measures)[occupied][:, 1]
-    keep = (square < 0.5 - config.label_margin) | (square >= 0.5)
-    labels = (square[keep] >= 0.5).astype(np.int32)  # 0 triangle, 1 square
-    images = setup.batched(lambda z: nets.generator.apply_fn(nets.generator.params, z), sols[keep], 100) if keep.any() else np.zeros((0, 128, 128, 3))
-    workdir.save_arrays("dataset.npz", images=(np.clip(images, 0, 1) * 255).astype(np.uint8), labels=labels,
-                        latents=sols[keep])
+    measures = np.asarray(res.measures)[occupied]
+    keep, labels = label_by_shape(measures[:, 1], config.label_margin)
+    decode = lambda z: nets.generator.apply_fn(nets.generator.params, z)  # noqa: E731
+    images = setup.batched(decode, sols[keep], 100) if keep.any() else np.zeros((0, 128, 128, 3))
+    workdir.save_arrays("dataset.npz", images=img_io.to_uint8(images), labels=labels,
+                        latents=sols[keep], measures=measures[keep])
     if len(images):
-        order = np.argsort(np.asarray(res.measures)[occupied][keep][:, 0])
-        pick = order[np.linspace(0, len(order) - 1, min(32, len(order))).astype(int)]
-        img_io.save_grid(workdir.file("dataset.png"), [images[pick[i:i + 8]] for i in range(0, len(pick), 8)])
+        _save_dataset_grid(workdir.file("dataset.png"), images, measures[keep], labels)
     summary = {"iterations": config.num_iters, **{k: float(v) for k, v in rows[-1].items() if k != "step"},
                "dataset_size": int(keep.sum()), "dataset_squares": int(labels.sum()),
-               "shape_probe_train_accuracy": probe_acc}
+               "dataset_red": int((measures[keep][:, 0] > 0).sum()),
+               "shape_measure_accuracy_on_rendered": measure_acc, "heatmaps": heatmaps}
     workdir.write_json("summary.json", summary)
     print(summary)
     return summary
+
+
+def _save_dataset_grid(path, images, measures, labels, per_row: int = 8) -> None:
+    """Rows: triangles then squares, each sorted by colour from blue to red."""
+    rows = []
+    for label in (0, 1):
+        idx = np.flatnonzero(labels == label)
+        idx = idx[np.argsort(measures[idx, 0])]
+        pick = idx[np.linspace(0, len(idx) - 1, min(2 * per_row, len(idx))).astype(int)] if len(idx) else idx
+        rows += [images[pick[i:i + per_row]] for i in range(0, len(pick), per_row)]
+    save = [r for r in rows if len(r)]
+    if save:
+        img_io.save_grid(path, save)
