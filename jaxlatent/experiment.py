@@ -14,6 +14,7 @@ METHODS = {
     "train": "jaxlatent.methods.train",
     "divrare": "jaxlatent.methods.divrare",
     "qdgs": "jaxlatent.methods.qdgs",
+    "debias": "jaxlatent.methods.debias",
 }
 
 
