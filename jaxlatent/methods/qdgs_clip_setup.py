@@ -1,0 +1,282 @@
+"""QDGS on StyleGAN2 q-space with CLIP prompts (``config.domain = "stylegan2_clip"``).
+
+Set-up as the official faces run (Chang et al., AAAI 2024; ``generate_data.py``,
+``qdgs/utils.py``, ``qdgs/discriminator.py``): converted StyleGAN2 and CLIP checkpoints from local
+paths, σ_w and q_norm from 10,000 mapped z, prompt embeddings once on the host, start = the
+lowest-loss of 32 batches of 16 truncated (ψ = 0.7) draws, then CMA-MAEGA
+(`jaxlatent.search.qd`). The uniqueness memory is part of the loop state: each evaluated batch
+(the start batches, the gradient point θ, the branch batch) may append one embedding, as the
+official side effect does. Outputs: see `write_outputs`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlatent import images as img_io
+from jaxlatent import loop
+from jaxlatent.models.registry import load_model
+from jaxlatent.objectives import qdgs_clip as qc
+from jaxlatent.search import qd
+from jaxlatent.search.qd import archive as qa
+from jaxlatent.search.qd import emitter as em
+
+SG2_CONVERT = ("python weights_convert/stylegan2.py --format nvlabs --input "
+               "stylegan2-ffhq-256x256.pkl --nvlabs-repo PATH/TO/stylegan2-ada-pytorch "
+               "--output stylegan2_ffhq256.npz")
+CLIP_CONVERT = "python weights_convert/clip.py --input ViT-B-32.pt --output clip_vit_b32.npz"
+OFFSET, SCALE = 100.0, 50.0  # official transform_obj: f = 100 − 50·loss
+
+
+class Domain(NamedTuple):
+    ctx: dict  # network params, q-space stats, prompt embeddings (traced loop input)
+    objective: Callable  # objective(q, ctx | {"memory": m}, *, key) -> (loss, aux)
+    theta0: jax.Array  # [num_ws·w_dim] start solution
+    memory: qc.Memory  # after the start search
+    render: Callable  # render(solutions [B, D]) -> images [B, H, W, 3], ~[0, 1], not clipped
+    info: dict  # host numbers for the summary
+
+
+class State(NamedTuple):
+    """`qd.QDState` fields plus the uniqueness memory."""
+
+    archive: qa.Archive
+    result: qa.Archive
+    emitters: em.EmitterState
+    iteration: jax.Array
+    memory: qc.Memory
+
+
+def check_paths(config) -> None:
+    """Raises a clear error when a checkpoint path is missing (no weights are downloaded)."""
+    need = [("generator", config.generator.path, "StyleGAN2 generator", SG2_CONVERT),
+            ("clip", config.clip.path, "CLIP ViT-B/32", CLIP_CONVERT)]
+    missing = [f"--config.{name}.path ({what}; make it with: {cmd})"
+               for name, path, what, cmd in need if not path]
+    if missing:
+        raise ValueError("the stylegan2_clip QDGS domain needs converted checkpoints as local "
+                         "paths (jaxlatent downloads no weights); set " + "; ".join(missing))
+    for name, path, what, cmd in need:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{what} checkpoint {path!r} (--config.{name}.path) does not "
+                                    f"exist; make it with: {cmd}")
+
+
+def settings_of(config, clip_model) -> qc.Settings:
+    return qc.Settings(weights=tuple(float(w) for w in config.weights),
+                       cut_size=clip_model.info["config"].image_resolution,
+                       cutn=config.cutouts.cutn, cut_pow=config.cutouts.cut_pow,
+                       cutouts=config.cutouts.mode)
+
+
+def build_objective(config, key: jax.Array):
+    """Networks, q-space statistics (σ_w, q_norm) and prompt embeddings.
+
+    Returns:
+      ``(ctx, objective, generator, memory)``: ctx without memory, the `qdgs_clip` objective, the
+      StyleGAN2 `Model` and an empty uniqueness `Memory`.
+    """
+    check_paths(config)
+    if len(config.prompts.measures) != len(config.archive.dims):
+        raise ValueError(f"{len(config.prompts.measures)} measure prompt pairs but "
+                         f"{len(config.archive.dims)} archive dims")
+    gen = load_model(config.generator.name, config.generator.path)
+    clip_model = load_model(config.clip.name, config.clip.path)
+    gi, qs = gen.info, config.q_space
+    w_avg = jnp.asarray(gen.params["buffers"]["w_avg"])
+    w_std, q_norm = qc.q_space_stats(gi["map_fn"], gen.params, gi["z_dim"], gi["num_ws"], w_avg,
+                                     key, n=qs.num_samples, q_norm_scale=qs.q_norm_scale)
+    pairs = qc.embed_prompt_pairs(clip_model, [config.prompts.objective, *config.prompts.measures])
+    ctx = {"generator": gen.params, "clip": clip_model.params, "w_std": w_std, "w_avg": w_avg,
+           "q_norm": q_norm, "text": {"objective": pairs[0], "measures": tuple(pairs[1:])}}
+    clip_fn = lambda p, x: clip_model.apply_fn(p, x, method="image", preprocess=False)  # noqa: E731
+    settings = settings_of(config, clip_model)
+    objective = qc.make_objective(gi["synthesis_fn"], clip_fn, settings)
+    memory = qc.init_memory(config.memory.capacity, settings.cutn,
+                            clip_model.info["config"].embed_dim)
+    return ctx, objective, gen, memory
+
+
+def build(config, key: jax.Array) -> Domain:
+    """`build_objective`, then the start solution (official ``find_good_start_latent``)."""
+    stats_key, start_key = jax.random.split(key)
+    ctx, objective, gen, memory = build_objective(config, stats_key)
+    gi, qs = gen.info, config.q_space
+    draw = jax.jit(lambda k: qc.start_draws(gi["map_fn"], gen.params, k, qs.start_batch_size,
+                                            gi["z_dim"], ctx["w_avg"], ctx["w_std"], qs.start_psi))
+    theta0, memory, start_loss = find_start(objective, ctx, memory, draw, start_key,
+                                            qs.start_batches, float(config.weights[2]) > 0)
+    render_jit = jax.jit(lambda c, q: qc.q_to_images(gi["synthesis_fn"], c, q))
+    info = {"solution_dim": int(theta0.shape[0]), "q_norm": float(ctx["q_norm"]),
+            "start_loss": start_loss, "start_objective": OFFSET - SCALE * start_loss}
+    return Domain(ctx, objective, theta0, memory, lambda q: render_jit(ctx, q), info)
+
+
+def _losses_fn(objective):
+    @jax.jit
+    def losses(ctx, memory, q, key):
+        c = {**ctx, "memory": memory}
+        keys = jax.random.split(key, q.shape[0])
+        value, aux = jax.vmap(lambda x, k: objective(x, c, key=k))(q, keys)
+        return value, aux["embed"]
+
+    return losses
+
+
+def find_start(objective, ctx, memory, draw, key, num_batches: int, use_memory: bool):
+    """Official ``find_good_start_latent``: the lowest-loss draw over ``num_batches`` batches.
+
+    Returns ``(theta0 [D], memory, loss)``; each batch may append to the memory.
+    """
+    losses, update = _losses_fn(objective), jax.jit(qc.update_memory)
+    best, best_loss = None, np.inf
+    for b in range(num_batches):
+        k_draw, k_eval, k_mem = jax.random.split(jax.random.fold_in(key, b), 3)
+        q = draw(k_draw)
+        value, emb = losses(ctx, memory, q, k_eval)
+        if use_memory:
+            memory = update(memory, emb, value, k_mem)
+        i = int(jnp.argmin(value))
+        if float(value[i]) < best_loss:
+            best, best_loss = q[i], float(value[i])
+    return best, memory, best_loss
+
+
+def _eval_fns(objective, ctx):
+    """Like `qd.qdgs.make_eval_fns`, also returning the losses and embeddings of the batch."""
+
+    def f_and_m(latent, key):
+        value, aux = objective(latent, ctx, key=key)
+        out = jnp.concatenate([jnp.reshape(OFFSET - SCALE * value, (1,)), aux["measures"]])
+        return out, (value, aux["embed"])
+
+    def eval_fn(solutions, key):
+        out, (loss, emb) = jax.vmap(f_and_m)(solutions, jax.random.split(key, solutions.shape[0]))
+        return out[:, 0], out[:, 1:], loss, emb
+
+    def jac_fn(solutions, key):
+        def one(x, k):
+            return jax.jacrev(lambda y: (lambda o, a: (o, (o, a)))(*f_and_m(y, k)), has_aux=True)(x)
+        keys = jax.random.split(key, solutions.shape[0])
+        jac, (out, (loss, emb)) = jax.vmap(one)(solutions, keys)
+        return out[:, 0], out[:, 1:], jac, loss, emb
+
+    return eval_fn, jac_fn
+
+
+def memory_step(state: State, key: jax.Array, objective, ctx, config: qd.QDConfig,
+                use_memory: bool = True, threshold: float = 1.0) -> tuple[State, dict]:
+    """One `qd.step` with the uniqueness memory threaded through, in the official order.
+
+    `qd.step` calls ``jac_fn`` (θ) and then ``eval_fn`` (the branches) once each. The functions
+    given here read the memory current at that point and hand the advanced memory to the next
+    call through a local cell, at trace time: θ is scored with memory M (and may append: M'),
+    the branches with M' (and may append: M''), as the official side effects. The step is a pure
+    function of ``(state, key, ctx)``; the memory is loop state like the archives.
+
+    Metrics: `qd.metrics`, ``memory`` (its size) and ``jac_norm`` (mean row norm of the raw
+    [1+M, D] Jacobian; a non-finite gradient stops the loop).
+    """
+    cell = {"memory": state.memory, "calls": 0}
+
+    def advance(emb, loss, key):
+        cell["calls"] += 1
+        if use_memory:
+            cell["memory"] = qc.update_memory(cell["memory"], emb, loss, key, threshold)
+
+    def jac_fn(solutions, key):
+        _, jac_and_aux = _eval_fns(objective, {**ctx, "memory": cell["memory"]})
+        obj, meas, jac, loss, emb = jac_and_aux(solutions, key)
+        cell["jac_norm"] = jnp.mean(jnp.linalg.norm(jac, axis=-1))
+        advance(emb, loss, jax.random.fold_in(key, 1))
+        return obj, meas, jac
+
+    def eval_fn(solutions, key):
+        eval_and_aux, _ = _eval_fns(objective, {**ctx, "memory": cell["memory"]})
+        obj, meas, loss, emb = eval_and_aux(solutions, key)
+        advance(emb, loss, jax.random.fold_in(key, 1))
+        return obj, meas
+
+    new, metrics = qd.step(qd.QDState(*state[:4]), key, eval_fn, jac_fn, config)
+    if cell["calls"] != 2:  # the cell relies on qd.step's call structure
+        raise RuntimeError(f"qd.step evaluated {cell['calls']} batches per step, expected 2")
+    memory = cell["memory"]
+    extra = {"memory": memory.count, "jac_norm": cell["jac_norm"]}
+    return State(*new, memory), {**metrics, **extra}
+
+
+def make_step(objective, config_qd: qd.QDConfig, loop_key: jax.Array, use_memory: bool):
+    """``step(state, t, ctx)`` for `loop.run_loop` (`memory_step`)."""
+
+    def step(s, t, ctx):
+        del t  # the scheduler folds its own iteration counter into the key
+        return memory_step(s, loop_key, objective, ctx, config_qd, use_memory)
+
+    return step
+
+
+def run(config, workdir, qd_config: Callable[[Any], qd.QDConfig]) -> dict:
+    """Set-up, CMA-MAEGA loop (resumable) and outputs; ``qd_config`` maps the config sections."""
+    key = jax.random.key(config.seed)
+    setup_key, loop_key = jax.random.split(key)
+    domain = build(config, setup_key)
+    config_qd = qd_config(config)
+    state = State(*qd.init(loop_key, domain.theta0, config_qd), domain.memory)
+    step = make_step(domain.objective, config_qd, loop_key, float(config.weights[2]) > 0)
+    state, _ = loop.run_loop(state, step, ctx=domain.ctx, num_steps=config.num_iters,
+                             chunk_size=config.chunk_size, workdir=workdir, desc="qdgs_clip")
+    return write_outputs(config, workdir, state, config_qd, domain)
+
+
+def labels_of(measures: np.ndarray, edges=(-0.03, 0.03)) -> np.ndarray:
+    """Official faces bins: 3 on measure 0 (skin) × 3 on measure 1 (gender), label 3·i + j.
+
+    Bins are [−∞, −0.03), [−0.03, 0.03), [0.03, ∞) (``write_data``'s ``measure_bins_list``).
+    """
+    if measures.ndim != 2 or measures.shape[1] < 2:
+        return np.zeros(len(measures), int)
+    return 3 * np.digitize(measures[:, 0], edges) + np.digitize(measures[:, 1], edges)
+
+
+def write_outputs(config, workdir, state: State, config_qd: qd.QDConfig, domain: Domain) -> dict:
+    """archive.npz (occupied cells only), heatmap.png, curves.png, elites.png, dataset.npz,
+    summary.json. No KMeans identities, latent augmentations or MTCNN alignment (official
+    ``write_data``); render any solution with ``Domain.render``."""
+    res = state.result  # the dense faces archive is 156,250 x 7,168 floats: gather on device
+    occ = np.asarray(res.occupied)
+    idx = jnp.asarray(np.flatnonzero(occ))
+    sols, obj, meas = (np.asarray(a[idx]) for a in (res.solutions, res.objectives, res.measures))
+    dims = tuple(config_qd.archive.dims)
+    workdir.save_arrays("archive.npz", index=np.flatnonzero(occ), solutions=sols, objectives=obj,
+                        measures=meas, dims=np.asarray(dims))
+    heat = np.full(int(np.prod(dims)), np.nan)
+    heat[np.flatnonzero(occ)] = obj
+    heat = heat.reshape(dims[0], dims[1] if len(dims) > 1 else 1, -1)
+    with np.errstate(all="ignore"):
+        heat = np.where(np.isfinite(heat), heat, -np.inf).max(-1)  # best over measures 3..M
+    lo, hi = (obj.min(), obj.max()) if len(obj) else (0.0, 1.0)
+    grey = np.where(np.isfinite(heat), 0.15 + 0.85 * (heat - lo) / max(hi - lo, 1e-9), 1.0)
+    grey = np.repeat(np.repeat(grey, 8, 0), 8, 1)[None, ..., None].repeat(3, -1)
+    img_io.save_grid(workdir.file("heatmap.png"), [grey])
+    rows = workdir.read_metrics()
+    img_io.save_curves(workdir.file("curves.png"),
+                       {k: [r[k] for r in rows] for k in ("qd_score", "coverage")},
+                       "QDGS (StyleGAN2 + CLIP): QD score and coverage per iteration")
+    labels = labels_of(meas, tuple(config.label_bins))
+    workdir.save_arrays("dataset.npz", latents=sols, labels=labels, measures=meas, objectives=obj)
+    if len(sols):
+        order = np.argsort(meas[:, 0])
+        pick = order[np.linspace(0, len(order) - 1, min(32, len(order))).astype(int)]
+        images = np.asarray(domain.render(jnp.asarray(sols[pick])))
+        rows_of_8 = [images[i:i + 8] for i in range(0, len(pick), 8)]
+        img_io.save_grid(workdir.file("elites.png"), rows_of_8)
+    summary = {"iterations": config.num_iters, **{k: v for k, v in rows[-1].items() if k != "step"},
+               **domain.info, "label_counts": np.bincount(labels, minlength=9).tolist()}
+    workdir.write_json("summary.json", summary)
+    print(summary)
+    return summary
