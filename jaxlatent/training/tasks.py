@@ -179,9 +179,17 @@ def flow_task(cfg: ml_collections.ConfigDict, key: jax.Array) -> TrainTask:
     return TrainTask("shapes_flow", init, step, evaluate, ctx=train_scaled, export=export)
 
 
+def gan_task(cfg: ml_collections.ConfigDict, key: jax.Array) -> TrainTask:
+    """A tiny GAN (G and D) of ``cfg.arch`` on 32 px shapes, see `jaxlatent.training.gan`."""
+    from jaxlatent.training import gan
+
+    return gan.make_task(cfg, key)
+
+
 TASKS = {
     "vae": vae_task,
     "features": features_task,
     "classifier": classifier_task,
     "flow": flow_task,
+    "gan": gan_task,
 }
