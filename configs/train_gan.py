@@ -22,11 +22,12 @@ ARCHS = {
         loss=dict(lambda_gp=10.0, epsilon_drift=0.001, class_weight=16.0),
         model=dict(noise_dim=32, depth_scale0=32, depth_other_scales=[32, 16, 16]),
     ),
-    # BigGAN-PyTorch scripts/launch_cifar_ema.sh: G/D lr 2e-4, betas (0, 0.999), 4 D steps,
-    # N(0, 0.02) init, EMA from step 1000 (decay 0.999 here instead of 0.9999: short runs).
+    # BigGAN-PyTorch scripts/launch_cifar_ema.sh: G/D lr 2e-4, betas (0, 0.999), N(0, 0.02)
+    # init, EMA from step 1000 (decay 0.999 instead of 0.9999: short runs). D steps per G step:
+    # 2 (train.py's default num_D_steps) instead of the script's 4, batch 16 instead of 50 (CPU).
     "biggan": dict(
-        steps=2000, batch_size=32, g_lr=2e-4, d_lr=2e-4, betas=(0.0, 0.999), adam_eps=1e-8,
-        d_steps=4, ema_decay=0.999, ema_start=1000, loss=dict(),
+        steps=2500, batch_size=16, g_lr=2e-4, d_lr=2e-4, betas=(0.0, 0.999), adam_eps=1e-8,
+        d_steps=2, ema_decay=0.999, ema_start=1000, loss=dict(),
         model=dict(g_ch=8, d_ch=8, dim_z=32, shared_dim=32),
     ),
     # rosinality train.py: lr 2e-3, betas (0, 0.99), EMA 0.5 ** (batch / 10k); R1 gamma from

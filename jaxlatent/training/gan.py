@@ -6,8 +6,12 @@ Each update step is one or more D updates then one G update on batches rendered 
 
 * ``pgan`` (pytorch_GAN_zoo ``BaseGAN.optimizeParameters``): WGAN-GP with the zoo's batch sums,
   -ΣD(x) + ΣD(G(z)) + λΣ(‖∇D(x̂)‖ - 1)² + εΣD(x)² (Gulrajani et al. 2017, Eq. 3; Karras et al.
-  2018, Sec. A.1), λ = 10, ε = 0.001, AC-GAN cross-entropy on D's class columns; N(0, 1) weights
+  2018, Sec. A.1), λ = 10, ε = 0.001, plus AC-GAN cross-entropy (batch mean, times
+  ``class_weight``) on real classes for D and on sampled classes for G; N(0, 1) weights
   (equalised lr), zero biases; Adam(1e-3, betas (0, 0.99)); the shipped G is avgG (EMA 0.999).
+  The class logits are D's columns 1: (column 0 is the realism score); the zoo's
+  ``ACGANCriterion`` reads columns 0..C-1, so its realism score doubles as the first logit.
+  A fixed 32 px scale, no progressive growing.
 * ``biggan`` (BigGAN-PyTorch ``losses.py``, ``scripts/launch_cifar_ema.sh``): hinge loss, projection
   D, spectral norm (one power iteration per update) on every G and D weight but G's shared
   embedding, batch statistics in G's batch norms, N(0, 0.02) init, Adam(2e-4, (0, 0.999)), 4 D
