@@ -148,13 +148,23 @@ def test_config_model_is_the_registered_architecture(arch):
     assert load_config("train_gan", f"arch={arch}").train.model.to_dict() == gan.MODELS[arch]
 
 
-def test_shipped_pgan_loads_and_follows_the_colour_of_its_class():
-    g, d = load_model("shapes_pgan_generator"), load_model("shapes_pgan_discriminator")
+def _shipped_samples(arch, classes):
+    g = load_model(f"shapes_{arch}_generator")
+    d = load_model(f"shapes_{arch}_discriminator")
+    if arch == "pgan":
+        noise = jax.random.normal(jax.random.key(0), (classes.shape[0], g.info["noise_dim"]))
+        x = g.apply_fn(g.params, jnp.concatenate([noise, jax.nn.one_hot(classes, 4)], axis=1))
+        return x, d.apply_fn(d.params, x)
+    z = jax.random.normal(jax.random.key(0), (classes.shape[0], g.info["z_dim"]))
+    x = g.apply_fn(g.params, z, g.info["embed"](classes))
+    return x, d.apply_fn(d.params, x, classes)
+
+
+@pytest.mark.parametrize("arch", ["pgan", "biggan"])
+def test_shipped_gan_loads_and_follows_the_colour_of_its_class(arch):
     classes = jnp.arange(32) % 4  # 0 red tri, 1 blue tri, 2 red sq, 3 blue sq
-    noise = jax.random.normal(jax.random.key(0), (32, g.info["noise_dim"]))
-    x = g.apply_fn(g.params, jnp.concatenate([noise, jax.nn.one_hot(classes, 4)], axis=1))
-    scores = d.apply_fn(d.params, x)
-    assert x.shape == (32, 32, 32, 3) and scores.shape == (32, 5)
+    x, scores = _shipped_samples(arch, classes)
+    assert x.shape == (32, 32, 32, 3) and scores.shape == ((32, 5) if arch == "pgan" else (32,))
     assert np.all(np.isfinite(np.asarray(x))) and np.all(np.isfinite(np.asarray(scores)))
     ink = jnp.clip(1.0 - x.mean(-1, keepdims=True), 0.0, None)  # weight dark (shape) pixels
     redness = jnp.sum(ink * (x[..., 0] - x[..., 2])[..., None], axis=(1, 2, 3))
