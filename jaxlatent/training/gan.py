@@ -14,8 +14,9 @@ Each update step is one or more D updates then one G update on batches rendered 
   A fixed 32 px scale, no progressive growing.
 * ``biggan`` (BigGAN-PyTorch ``losses.py``, ``scripts/launch_cifar_ema.sh``): hinge loss, projection
   D, spectral norm (one power iteration per update) on every G and D weight but G's shared
-  embedding, batch statistics in G's batch norms, N(0, 0.02) init, Adam(2e-4, (0, 0.999)), 4 D
-  steps per G step, G EMA. Export folds SN and stores standing statistics (16 batches).
+  embedding, batch statistics in G's batch norms, N(0, 0.02) init, Adam(2e-4, (0, 0.999)),
+  ``d_steps`` D steps per G step (4 in the script, 2 in the config), G EMA. Export folds SN and
+  stores standing statistics (16 batches).
 * ``stylegan2`` (Karras et al. 2020; rosinality ``train.py``): non-saturating logistic loss and
   R1 γ/2·E‖∇D(x)‖² every step (no lazy regularisation, no path-length term, no style mixing),
   Adam(2e-3, (0, 0.99)), G EMA. **Unconditional**: the port has no class input.
