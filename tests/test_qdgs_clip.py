@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import load_config
-from jaxlatent import experiment
+from jaxlatent import experiment, preprocess
 from jaxlatent import params as params_io
 from jaxlatent.models import clip
 from jaxlatent.models.stylegan2 import build_generator, builders, presets
@@ -73,7 +73,7 @@ def test_adaptive_avg_pool2d_matches_torch(shape):
     x = np.random.default_rng(0).normal(size=(2, h, w, 3)).astype(np.float32)
     want = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(x).permute(0, 3, 1, 2),
                                                    (oh, ow)).permute(0, 2, 3, 1).numpy()
-    got = np.asarray(qc.adaptive_avg_pool2d(jnp.asarray(x), (oh, ow)))
+    got = np.asarray(preprocess.adaptive_avg_pool2d(jnp.asarray(x), (oh, ow)))
     np.testing.assert_allclose(got, want, atol=1e-6)  # measured <= 2.4e-7
 
 
@@ -87,7 +87,7 @@ def test_random_cutout_is_torch_crop_then_pool():
 
     image = np.random.default_rng(1).uniform(size=(40, 36, 3)).astype(np.float32)
     cutouts = jax.jit(lambda x, k: qc.make_cutouts(x, k, cut_size=32, cutn=2))
-    box = jax.jit(lambda k: qc.cutout_box(k, 40, 36, 32, 0.5))
+    box = jax.jit(lambda k: preprocess.qdgs_cutout_params(k, 40, 36, 32, 0.5))
     sizes = set()
     for i in range(4):
         key = jax.random.key(i)

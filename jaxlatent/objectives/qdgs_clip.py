@@ -32,8 +32,9 @@ from typing import Callable, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 
+from jaxlatent import preprocess
 from jaxlatent.metrics import clip_score
-from jaxlatent.models.clip import MEAN, STD, tokenize
+from jaxlatent.models.clip import tokenize
 
 # Faces defaults (official generate_data.py, task facial_recognition; peer-code.md §3.4).
 FACES_OBJECTIVE = ("A detailed photo of an individual with diverse features.",
@@ -43,47 +44,6 @@ FACES_MEASURES = (("A person with dark skin.", "A person with light skin."),
                   ("A person with long hair.", "A person with short hair."),
                   ("A person in their 20s.", "A person in their 50s."))
 FACES_WEIGHTS = (1.0, 0.5, 0.2)  # prompt, q-norm regulariser, uniqueness
-_HIGHEST = jax.lax.Precision.HIGHEST
-
-
-def pool_matrix(in_size: int, out_size: int, start=0, length=None) -> jax.Array:
-    """``[out_size, in_size]`` weights of torch's ``adaptive_avg_pool`` over ``x[start:][:length]``.
-
-    Output i averages input rows [⌊i·L/out⌋, ⌈(i+1)·L/out⌉) + start (torch's variable windows;
-    when L < out it pools *up*, each output averaging 1–2 inputs). ``start``/``length`` may be
-    traced integers, so a random crop followed by pooling stays one fixed-shape matrix product.
-    """
-    length = in_size if length is None else length
-    i = jnp.arange(out_size)
-    lo = start + (i * length) // out_size
-    hi = start + ((i + 1) * length + out_size - 1) // out_size
-    j = jnp.arange(in_size)
-    inside = (j[None, :] >= lo[:, None]) & (j[None, :] < hi[:, None])
-    return inside.astype(jnp.float32) / (hi - lo).astype(jnp.float32)[:, None]
-
-
-def adaptive_avg_pool2d(x: jax.Array, out_size) -> jax.Array:
-    """``torch.nn.functional.adaptive_avg_pool2d`` in NHWC: ``[..., H, W, C] -> [..., oh, ow, C]``.
-
-    ``out_size``: int or ``(oh, ow)``. Exact windows as torch (see `pool_matrix`).
-    """
-    oh, ow = (out_size, out_size) if isinstance(out_size, int) else out_size
-    ph, pw = pool_matrix(x.shape[-3], oh), pool_matrix(x.shape[-2], ow)
-    return jnp.einsum("ih,...hwc,jw->...ijc", ph, x, pw, precision=_HIGHEST)
-
-
-def cutout_box(key: jax.Array, height: int, width: int, cut_size: int, cut_pow: float):
-    """Official ``MakeCutouts`` draw: side ⌊U^cut_pow·(max − min) + min⌋, offsets uniform.
-
-    max = min(H, W), min = min(H, W, cut_size). Returns int32 ``(size, top, left)``.
-    """
-    max_size, min_size = min(height, width), min(height, width, cut_size)
-    k_size, k_x, k_y = jax.random.split(key, 3)
-    u = jax.random.uniform(k_size)
-    size = jnp.floor(u**cut_pow * (max_size - min_size) + min_size).astype(jnp.int32)
-    left = jax.random.randint(k_x, (), 0, width - size + 1)
-    top = jax.random.randint(k_y, (), 0, height - size + 1)
-    return size, top, left
 
 
 def make_cutouts(image: jax.Array, key: jax.Array, cut_size: int = 224, cutn: int = 1,
@@ -106,20 +66,14 @@ def make_cutouts(image: jax.Array, key: jax.Array, cut_size: int = 224, cutn: in
 
     def one(k):
         if cutouts == "random":
-            size, top, left = cutout_box(k, h, w, cut_size, cut_pow)
+            size, top, left = preprocess.qdgs_cutout_params(k, h, w, cut_size, cut_pow)
         else:
             size, top, left = min(h, w), (h - min(h, w)) // 2, (w - min(h, w)) // 2
-        ph, pw = pool_matrix(h, cut_size, top, size), pool_matrix(w, cut_size, left, size)
-        return jnp.einsum("ih,hwc,jw->ijc", ph, image, pw, precision=_HIGHEST)
+        return preprocess.crop_and_pool(image[None], size, top, left, cut_size)[0]
 
     if cutouts == "center_full":  # no randomness: ``key`` may be None
         return jnp.broadcast_to(one(None), (cutn, cut_size, cut_size, image.shape[-1]))
     return jax.vmap(one)(jax.random.split(key, cutn))
-
-
-def clip_normalize(images: jax.Array) -> jax.Array:
-    """CLIP's ``Normalize(mean=(0.4815, 0.4578, 0.4082), std=(0.2686, 0.2613, 0.2758))``."""
-    return (images - jnp.asarray(MEAN)) / jnp.asarray(STD)
 
 
 def great_circle(a: jax.Array, b: jax.Array) -> jax.Array:
@@ -284,7 +238,7 @@ def make_objective(synthesis_fn: Callable, clip_image_fn: Callable, settings: Se
         image = q_to_images(synthesis_fn, ctx, q[None])[0]
         cuts = make_cutouts(image, key, settings.cut_size, settings.cutn, settings.cut_pow,
                             settings.cutouts)
-        emb = clip_image_fn(ctx["clip"], clip_normalize(cuts))
+        emb = clip_image_fn(ctx["clip"], preprocess.normalize_clip(cuts, "[0,1]"))
         emb = emb / jnp.linalg.norm(emb, axis=-1, keepdims=True)
         pair = lambda p: prompt_distance(emb, p[0]) - prompt_distance(emb, p[1])  # noqa: E731
         prompt = pair(ctx["text"]["objective"])
