@@ -76,10 +76,10 @@ def _random_dataset(config, workdir: Workdir, size: int):
         images.append(np.asarray(x)[keep]), labels.append(lab), measures.append(m[keep])
         draws += 1
     images, labels, measures = (np.concatenate(a)[:size] for a in (images, labels, measures))
-    workdir.save_arrays("random_dataset.npz", images=img_io.to_uint8(images), labels=labels,
-                        measures=measures)
-    qdgs._save_dataset_grid(workdir.file("random_dataset.png"), images, measures, labels)
-    return _to_input(img_io.to_uint8(images), config.image_size), labels, measures
+    images_uint8 = img_io.to_uint8(images)
+    workdir.save_arrays("random_dataset.npz", images=images_uint8, labels=labels, measures=measures)
+    qdgs.save_dataset_grid(workdir.file("random_dataset.png"), images, measures, labels)
+    return _to_input(images_uint8, config.image_size), labels, measures
 
 
 def _to_input(images_uint8: np.ndarray, image_size: int) -> np.ndarray:

@@ -120,7 +120,7 @@ def _write_outputs(config, workdir, state, config_qd, nets, measure_acc) -> dict
     workdir.save_arrays("dataset.npz", images=img_io.to_uint8(images), labels=labels,
                         latents=sols[keep], measures=measures[keep])
     if len(images):
-        _save_dataset_grid(workdir.file("dataset.png"), images, measures[keep], labels)
+        save_dataset_grid(workdir.file("dataset.png"), images, measures[keep], labels)
     summary = {"iterations": config.num_iters, **{k: float(v) for k, v in rows[-1].items() if k != "step"},
                "dataset_size": int(keep.sum()), "dataset_squares": int(labels.sum()),
                "dataset_red": int((measures[keep][:, 0] > 0).sum()),
@@ -130,7 +130,7 @@ def _write_outputs(config, workdir, state, config_qd, nets, measure_acc) -> dict
     return summary
 
 
-def _save_dataset_grid(path, images, measures, labels, per_row: int = 8) -> None:
+def save_dataset_grid(path, images, measures, labels, per_row: int = 8) -> None:
     """Rows: triangles then squares, each sorted by colour from blue to red."""
     rows = []
     for label in (0, 1):
