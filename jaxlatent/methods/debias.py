@@ -51,7 +51,7 @@ def run(config, workdir: Workdir) -> dict:
 
 
 def _qdgs_dataset(config, workdir: Workdir):
-    """Runs (or resumes, or reuses) the QDGS search in ``workdir/qdgs``; returns (images, labels)."""
+    """Runs (or resumes, or reuses) QDGS in ``workdir/qdgs``; returns (images, labels, measures)."""
     sub = Workdir(workdir.file("qdgs"))
     sub.write_config(config.qdgs.to_dict())
     if not os.path.exists(sub.file("summary.json")):
@@ -61,7 +61,7 @@ def _qdgs_dataset(config, workdir: Workdir):
 
 
 def _random_dataset(config, workdir: Workdir, size: int):
-    """``size`` VAE samples z ~ N(0, I), labelled like the QDGS data (drawn until ``size`` are kept)."""
+    """``size`` VAE samples z ~ N(0, I), labelled like the QDGS data: (images, labels, measures)."""
     nets = divrare_setup.load_networks(config.qdgs)
     decode = jax.jit(lambda z: nets.generator.apply_fn(nets.generator.params, z))
     measure = jax.jit(jax.vmap(lambda x: jax.numpy.stack([qdgs_shapes.colour_measure(x),
