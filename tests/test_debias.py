@@ -9,7 +9,7 @@ import pytest
 
 from conftest import load_config, use_random_embedded
 from jaxlatent import experiment
-from jaxlatent.data import augment, shapes
+from jaxlatent.data import augment
 from jaxlatent.methods import debias_report
 from jaxlatent.models import shape_cnn
 from jaxlatent.training import shape_cnn as trainer

@@ -12,14 +12,14 @@ import pytest
 from conftest import load_config
 from jaxlatent import experiment, loop
 from jaxlatent import params as params_io
-from jaxlatent.models import biggan, embedded
+from jaxlatent.models import biggan, embedded, shapes_gans
 from jaxlatent.models.registry import load_model
-from jaxlatent.training import gan
+from jaxlatent.training import gan, gan_archs, gan_losses, spectral_norm
 
 BUILDERS = {  # arch -> (G builder, D builder), registry contract build(path, *, key)
-    "pgan": (gan.build_shapes_pgan_generator, gan.build_shapes_pgan_discriminator),
-    "biggan": (gan.build_shapes_biggan_generator, gan.build_shapes_biggan_discriminator),
-    "stylegan2": (gan.build_shapes_stylegan2_generator, gan.build_shapes_stylegan2_discriminator),
+    "pgan": (shapes_gans.build_shapes_pgan_generator, shapes_gans.build_shapes_pgan_discriminator),
+    "biggan": (shapes_gans.build_shapes_biggan_generator, shapes_gans.build_shapes_biggan_discriminator),
+    "stylegan2": (shapes_gans.build_shapes_stylegan2_generator, shapes_gans.build_shapes_stylegan2_discriminator),
 }
 
 
@@ -32,7 +32,7 @@ def _all_leaves_changed(before, after):
                for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after)))
 
 
-@pytest.mark.parametrize("arch", sorted(gan.ARCHS))
+@pytest.mark.parametrize("arch", sorted(gan_archs.ARCHS))
 def test_smoke_steps_change_params_and_export_loads_back(tmp_path, arch):
     cfg = load_config("train_gan", f"arch={arch},smoke").train
     task = gan.make_task(cfg, jax.random.key(0))
@@ -76,7 +76,7 @@ def test_pgan_run_ships_g_and_d_and_load_model_finds_them(tmp_path, monkeypatch)
 def test_missing_shipped_weights_name_the_training_command(tmp_path, monkeypatch):
     monkeypatch.setattr(embedded, "WEIGHTS_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="train_gan.py:arch=biggan"):
-        gan.build_shapes_biggan_generator()
+        shapes_gans.build_shapes_biggan_generator()
 
 
 def test_unknown_arch_is_an_error():
@@ -87,11 +87,11 @@ def test_unknown_arch_is_an_error():
 def test_spectral_norm_matches_svd_after_power_iterations_and_the_converter_fold():
     w = jax.random.normal(jax.random.key(0), (3, 3, 4, 6))
     params = {"conv": {"kernel": w, "bias": jnp.zeros(6)}, "shared": {"embedding": w[0, 0]}}
-    sn = gan.sn_init(params, jax.random.key(1))
+    sn = spectral_norm.sn_init(params, jax.random.key(1))
     assert set(sn) == {"conv"}  # G's shared embedding is not normalised
     for _ in range(100):
-        sn = gan.sn_refresh(params, sn)
-    normed = gan.sn_apply(params, sn)["conv"]["kernel"]
+        sn = spectral_norm.sn_refresh(params, sn)
+    normed = spectral_norm.sn_apply(params, sn)["conv"]["kernel"]
     top = np.linalg.svd(np.asarray(normed).reshape(-1, 6), compute_uv=False)[0]
     np.testing.assert_allclose(top, 1.0, atol=1e-5)
     # the fold is one non-updating iteration from u, as jaxlatent.models.biggan.sn folds torch's
@@ -100,17 +100,18 @@ def test_spectral_norm_matches_svd_after_power_iterations_and_the_converter_fold
     u = np.asarray(sn["conv"]["kernel"]["u"])
     torch_weight = np.asarray(w).transpose(3, 2, 0, 1)  # OIHW
     folded = fold_biggan_pytorch_sn(torch_weight, u, 1e-8).transpose(2, 3, 1, 0)
-    np.testing.assert_allclose(gan.sn_fold(params, sn)["conv"]["kernel"], folded, atol=1e-5)
+    np.testing.assert_allclose(spectral_norm.sn_fold(params, sn)["conv"]["kernel"], folded, atol=1e-5)
 
 
 def test_train_mode_batch_norm_uses_batch_statistics():
-    model = biggan.build(key=jax.random.key(0), **gan.biggan_config(gan.MODELS["biggan"])[0])
+    gcfg = shapes_gans.biggan_config(shapes_gans.MODELS["biggan"])[0]
+    model = biggan.build(key=jax.random.key(0), **gcfg)
     z = jax.random.normal(jax.random.key(1), (8, model.info["z_dim"]))
     y = model.info["embed"](jnp.arange(8) % 4)
     module = biggan.make_module(model.info["config"])
     import flax.linen as nn
 
-    with nn.intercept_methods(gan._train_bn):
+    with nn.intercept_methods(gan_archs._train_bn):
         out, inter = module.apply(model.params, z, y, mutable=["intermediates"])
     stats = jax.tree.map(lambda x: x, model.params["batch_stats"])
     for path, value in jax.tree_util.tree_flatten_with_path(inter["intermediates"])[0]:
@@ -128,14 +129,14 @@ def test_losses_match_their_formulas():
     s_real, s_fake = jnp.array([2.0, -0.5]), jnp.array([0.5, -3.0])
     D = lambda x, c: (x.reshape(x.shape[0], -1).sum(1), None)  # noqa: E731
     real, fake = s_real.reshape(2, 1, 1, 1), s_fake.reshape(2, 1, 1, 1)
-    loss, _ = gan.hinge_d_loss(D, real, None, fake, None, None)
+    loss, _ = gan_losses.hinge_d_loss(D, real, None, fake, None, None)
     assert np.isclose(loss, (0 + 1.5) / 2 + (1.5 + 0) / 2)
-    loss, aux = gan.logistic_r1_d_loss(D, real, None, fake, None, None, r1_gamma=2.0)
+    loss, aux = gan_losses.logistic_r1_d_loss(D, real, None, fake, None, None, r1_gamma=2.0)
     assert np.isclose(aux["d_r1"], 1.0)  # ∂ΣD/∂x = 1 per sample
     softplus = lambda v: np.log1p(np.exp(v))  # noqa: E731
     assert np.isclose(loss, np.mean(softplus(s_fake)) + np.mean(softplus(-s_real)) + 1.0)
     Dc = lambda x, c: (x.reshape(x.shape[0], -1).sum(1), jnp.zeros((x.shape[0], 4)))  # noqa: E731
-    loss, aux = gan.wgan_gp_d_loss(Dc, real, jnp.array([0, 1]), fake, jnp.array([0, 1]),
+    loss, aux = gan_losses.wgan_gp_d_loss(Dc, real, jnp.array([0, 1]), fake, jnp.array([0, 1]),
                                    jax.random.key(0), lambda_gp=10.0, epsilon_drift=0.001,
                                    class_weight=1.0)
     assert np.isclose(aux["d_gp"], 0.0)  # a linear critic has unit input gradients
@@ -143,9 +144,9 @@ def test_losses_match_their_formulas():
     assert np.isclose(loss, -(1.5 - (-2.5)) + aux["d_drift"] + np.log(4))
 
 
-@pytest.mark.parametrize("arch", sorted(gan.ARCHS))
+@pytest.mark.parametrize("arch", sorted(gan_archs.ARCHS))
 def test_config_model_is_the_registered_architecture(arch):
-    assert load_config("train_gan", f"arch={arch}").train.model.to_dict() == gan.MODELS[arch]
+    assert load_config("train_gan", f"arch={arch}").train.model.to_dict() == shapes_gans.MODELS[arch]
 
 
 def _shipped_samples(arch, classes):

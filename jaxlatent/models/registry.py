@@ -41,10 +41,10 @@ MODELS: dict[str, str] = {
     "shapes_classifier": "jaxlatent.models.shapes_classifier:build",
     "shapes_flow": "jaxlatent.models.glow:build_shapes_flow",
     # Tiny class-conditional GANs on 32 px shapes (configs/train_gan.py:arch=pgan|biggan).
-    "shapes_pgan_generator": "jaxlatent.training.gan:build_shapes_pgan_generator",
-    "shapes_pgan_discriminator": "jaxlatent.training.gan:build_shapes_pgan_discriminator",
-    "shapes_biggan_generator": "jaxlatent.training.gan:build_shapes_biggan_generator",
-    "shapes_biggan_discriminator": "jaxlatent.training.gan:build_shapes_biggan_discriminator",
+    "shapes_pgan_generator": "jaxlatent.models.shapes_gans:build_shapes_pgan_generator",
+    "shapes_pgan_discriminator": "jaxlatent.models.shapes_gans:build_shapes_pgan_discriminator",
+    "shapes_biggan_generator": "jaxlatent.models.shapes_gans:build_shapes_biggan_generator",
+    "shapes_biggan_discriminator": "jaxlatent.models.shapes_gans:build_shapes_biggan_discriminator",
     # Feature networks and metrics backbones (weights_convert/*.py make the files).
     "vgg16": "jaxlatent.models.vgg:build_vgg16",
     "vgg19": "jaxlatent.models.vgg:build_vgg19",
