@@ -3,10 +3,16 @@
 Settings follow pyribs' ``examples/sphere.py`` "cma_maega" config: archive 100x100 with
 learning rate 0.01 and threshold_min 0, a plain result archive, 15 gradient arborescence
 emitters with sigma0 10, lr 1, plain gradient ascent, ranker "imp", restart "basic", 35 branches
-(+ theta). Prints normalised QD score, coverage and iterations per second of the result archive.
+(+ theta). Prints, per seed and as mean ± standard error, the result archive's normalised QD
+score, coverage and iterations per second, plus two tail diagnostics: the QD score with each
+elite's objective clipped at 0 and the number / minimum of negative elites (the sphere objective
+is unbounded below, so one far branch of a runaway emitter can swing the plain score of a short
+run by hundreds; compare short runs on the clipped score and over many seeds).
 
-Usage (full size as in the pyribs tutorial: --dim 1000 --iters 10000):
-    python benchmarks/bench_qd_vs_pyribs.py --dim 1000 --iters 500 --seeds 1
+Usage (defaults are the full size of the pyribs tutorial: --dim 1000 --grid 100 100
+--emitters 15 --batch 35 --iters 10000; results in docs/qd.md):
+    python benchmarks/bench_qd_vs_pyribs.py --seeds 4
+    python benchmarks/bench_qd_vs_pyribs.py --iters 250 --seeds 16
 """
 
 from __future__ import annotations
@@ -47,7 +53,9 @@ def run_pyribs(dim, iters, grid, emitters, batch, seed):
         f, m, _ = sphere_np(x)
         sched.tell(f, m)
     dt = time.perf_counter() - t0
-    return float(result.stats.norm_qd_score), float(result.stats.coverage), iters / dt
+    objs = result.data("objective")
+    return (float(result.stats.norm_qd_score), float(result.stats.coverage), iters / dt,
+            *_tail_stats(objs, result.cells))
 
 
 def run_ours(dim, iters, grid, emitters, batch, seed, chunk):
@@ -69,7 +77,21 @@ def run_ours(dim, iters, grid, emitters, batch, seed, chunk):
     state, m = qd.run(key, jnp.zeros(dim), _eval_fn, _jac_fn, cfg, iters, chunk)
     jax.block_until_ready(state)
     dt = time.perf_counter() - t0
-    return float(m["qd_score"][-1]), float(m["coverage"][-1]), iters / dt
+    objs = np.asarray(state.result.objectives)[np.asarray(state.result.occupied)]
+    return (float(m["qd_score"][-1]), float(m["coverage"][-1]), iters / dt,
+            *_tail_stats(objs, int(np.prod(grid))))
+
+
+def _tail_stats(objectives, cells):
+    """Robust companions of the QD score: norm QD with objectives clipped at 0, #cells < 0, min.
+
+    The sphere objective is unbounded below outside [-5.12, 5.12]^d, and the result archive
+    keeps the first solution found in a far cell however bad, so a single branch of a runaway
+    CMA-ES (huge coefficients) can lower the normalised QD score by 100 or more.
+    """
+    objectives = np.asarray(objectives, np.float64)
+    return (float(np.sum(np.maximum(objectives, 0.0)) / cells), int(np.sum(objectives < 0)),
+            float(np.min(objectives)))
 
 
 def main():
@@ -87,20 +109,41 @@ def main():
 
     print(f"sphere dim={a.dim} grid={a.grid} emitters={a.emitters}x({a.batch}+1) "
           f"iters={a.iters} seeds={a.seeds} device={jax.devices()[0].platform}")
-    print(f"{'impl':8s} {'seed':>4s} {'norm QD':>9s} {'coverage':>9s} {'it/s':>9s}")
+    print(f"{'impl':8s} {'seed':>4s} {'norm QD':>10s} {'coverage':>9s} {'it/s':>9s} "
+          f"{'QD obj>=0':>10s} {'cells<0':>8s} {'min obj':>10s}")
     rows = {"jax": [], "pyribs": []}
     for s in range(a.seeds):
-        r = run_ours(a.dim, a.iters, a.grid, a.emitters, a.batch, s, a.chunk)
-        rows["jax"].append(r)
-        print(f"{'jax':8s} {s:4d} {r[0]:9.3f} {r[1]:9.4f} {r[2]:9.2f}", flush=True)
+        runs = [("jax", lambda: run_ours(a.dim, a.iters, a.grid, a.emitters, a.batch, s,
+                                         a.chunk))]
         if not a.skip_pyribs:
-            r = run_pyribs(a.dim, a.iters, a.grid, a.emitters, a.batch, s)
-            rows["pyribs"].append(r)
-            print(f"{'pyribs':8s} {s:4d} {r[0]:9.3f} {r[1]:9.4f} {r[2]:9.2f}", flush=True)
+            runs.append(("pyribs", lambda: run_pyribs(a.dim, a.iters, a.grid, a.emitters,
+                                                      a.batch, s)))
+        for name, fn in runs:
+            r = fn()
+            rows[name].append(r)
+            print(f"{name:8s} {s:4d} {r[0]:10.3f} {r[1]:9.4f} {r[2]:9.2f} {r[3]:10.3f} "
+                  f"{r[4]:8d} {r[5]:10.3g}", flush=True)
+    print(f"{'impl':8s} {'norm QD mean ± s.e. [median]':>30s} {'coverage mean ± s.e.':>22s} "
+          f"{'median it/s':>12s} {'QD obj>=0 mean ± s.e.':>22s}")
     for name, rs in rows.items():
         if rs:
-            q, c, ips = np.mean(rs, 0)
-            print(f"{name:8s} mean {q:9.3f} {c:9.4f} {ips:9.2f}")
+            r = np.asarray(rs, np.float64)
+            m, se = r.mean(0), _stderr(r)
+            print(f"{name:8s} {m[0]:10.3f} ± {se[0]:6.3f} [{np.median(r[:, 0]):8.3f}] "
+                  f"{m[1]:11.4f} ± {se[1]:6.4f} {np.median(r[:, 2]):12.2f} "
+                  f"{m[3]:13.3f} ± {se[3]:6.3f}")
+    if rows["jax"] and rows["pyribs"]:
+        a_, b_ = np.asarray(rows["jax"], np.float64), np.asarray(rows["pyribs"], np.float64)
+        for col, label in ((0, "norm QD"), (3, "QD obj>=0")):
+            d = a_[:, col].mean() - b_[:, col].mean()
+            se = np.hypot(_stderr(a_)[col], _stderr(b_)[col])
+            print(f"{label} difference jax - pyribs: {d:.3f} (Welch t = {d / max(se, 1e-12):.2f})")
+        print(f"it/s ratio (medians): {np.median(a_[:, 2]) / np.median(b_[:, 2]):.1f}x")
+
+
+def _stderr(r):
+    """Standard error of the mean per column (0 for a single seed)."""
+    return r.std(0, ddof=1) / np.sqrt(len(r)) if len(r) > 1 else np.zeros(r.shape[1])
 
 
 if __name__ == "__main__":
