@@ -80,10 +80,9 @@ def run_ours(dim, iters, grid, emitters, batch, seed, chunk, shift=0.0):
     state, m = qd.run(key, jnp.zeros(dim), eval_fn, jac_fn, cfg, iters, chunk)
     jax.block_until_ready(state)
     dt = time.perf_counter() - t0
-    objs = np.asarray(state.result.objectives, np.float64)[np.asarray(state.result.occupied)]
-    objs = objs + shift
+    objs = np.asarray(state.result.objectives)[np.asarray(state.result.occupied)] + shift
     cov = float(m["coverage"][-1])
-    return (float(np.sum(objs)) / int(np.prod(grid)), cov, iters / dt,
+    return (float(m["qd_score"][-1]) + shift * cov, cov, iters / dt,
             *_tail_stats(objs, int(np.prod(grid))))
 
 
@@ -131,15 +130,15 @@ def main():
           f"iters={a.iters} seeds={a.seeds} device={jax.devices()[0].platform}")
     print(f"{'impl':8s} {'seed':>4s} {'norm QD':>10s} {'coverage':>9s} {'it/s':>9s} "
           f"{'QD obj>=0':>10s} {'cells<0':>8s} {'min obj':>10s}")
+    impls = {"jax": lambda s: run_ours(a.dim, a.iters, a.grid, a.emitters, a.batch, s,
+                                       a.chunk, a.shift),
+             "pyribs": lambda s: run_pyribs(a.dim, a.iters, a.grid, a.emitters, a.batch, s)}
+    if a.skip_pyribs:
+        del impls["pyribs"]
     rows = {"jax": [], "pyribs": []}
     for s in range(a.seeds):
-        runs = [("jax", lambda: run_ours(a.dim, a.iters, a.grid, a.emitters, a.batch, s,
-                                         a.chunk, a.shift))]
-        if not a.skip_pyribs:
-            runs.append(("pyribs", lambda: run_pyribs(a.dim, a.iters, a.grid, a.emitters,
-                                                      a.batch, s)))
-        for name, fn in runs:
-            r = fn()
+        for name, fn in impls.items():
+            r = fn(s)
             rows[name].append(r)
             print(f"{name:8s} {s:4d} {r[0]:10.3f} {r[1]:9.4f} {r[2]:9.2f} {r[3]:10.3f} "
                   f"{r[4]:8d} {r[5]:10.3g}", flush=True)
@@ -157,7 +156,8 @@ def main():
         for col, label in ((0, "norm QD"), (3, "QD obj>=0")):
             d = a_[:, col].mean() - b_[:, col].mean()
             se = np.hypot(_stderr(a_)[col], _stderr(b_)[col])
-            print(f"{label} difference jax - pyribs: {d:.3f} (Welch t = {d / max(se, 1e-12):.2f})")
+            t = f"{d / se:.2f}" if se > 0 else "n/a"
+            print(f"{label} difference jax - pyribs: {d:.3f} (Welch t = {t})")
         print(f"it/s ratio (medians): {np.median(a_[:, 2]) / np.median(b_[:, 2]):.1f}x")
 
 
