@@ -97,10 +97,7 @@ def run_loop(
     start, manager = 0, None
     if workdir is not None:
         manager = workdir.checkpoint_manager()
-        restored = wd.restore_latest(manager, state)
-        if restored is not None:
-            start, state = restored
-            workdir.truncate_metrics(start)
+        start, state = wd.resume(workdir, manager, state)
     rows: list[dict] = []
     bar = tqdm(total=num_steps, initial=start, desc=desc, disable=not progress, leave=False)
     while start < num_steps:

@@ -105,6 +105,18 @@ def restore_latest(manager: ocp.CheckpointManager, like: Any) -> tuple[int, Any]
     return step, manager.restore(step, args=ocp.args.StandardRestore(abstract))
 
 
+def resume(workdir: "Workdir", manager: ocp.CheckpointManager, like: Any) -> tuple[int, Any]:
+    """Where a run continues: ``(step, state)`` of the newest checkpoint, or ``(0, like)``.
+
+    ``metrics.jsonl`` is truncated to the rows that step covers (all rows when there is no
+    checkpoint), so a killed run never leaves duplicate rows behind.
+    """
+    restored = restore_latest(manager, like)
+    start, state = restored if restored is not None else (0, like)
+    workdir.truncate_metrics(start)
+    return start, state
+
+
 def _atomic_write(path: str, text: str) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
