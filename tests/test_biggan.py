@@ -124,6 +124,35 @@ def test_biggan_pytorch_parity_per_block(pt_pair):
 
 
 @pytest.mark.parity
+def test_biggan_pytorch_output_bn_eps_with_tfhub_bn_eps():
+    """``bn_eps=1e-4`` (TF-Hub layout) reaches the block CCBNs only: upstream ``BigGAN.py`` builds
+    the output ``layers.bn`` without ``eps=``, so it keeps 1e-5. A small output-BN variance
+    (~5e-5) makes the two epsilons differ visibly in the image."""
+    from tests.torch_refs_gan.biggan_pytorch import Generator as TorchG
+
+    cfg = {**PT_CFG, "bn_eps": 1e-4}
+    tg = TorchG(**{k: cfg[k] for k in ("resolution", "G_ch", "dim_z", "shared_dim", "attention",
+                                        "n_classes", "bn_eps")})
+    _randomise(tg, 2)
+    out_bn = tg.output_layer[0]
+    with torch.no_grad():
+        out_bn.stored_var.uniform_(2e-5, 8e-5, generator=torch.Generator().manual_seed(3))
+        out_bn.gain.mul_(0.01)  # keeps the image out of tanh saturation
+    variables = convert_biggan_pytorch.convert(_np_state(tg), cfg)
+    z = np.random.default_rng(2).standard_normal((3, 40)).astype(np.float32)
+    labels = np.array([0, 4, 9])
+    with torch.no_grad():
+        y_t = tg.shared(torch.from_numpy(labels))
+        want = _nhwc(tg(torch.from_numpy(z), y_t))
+        out_bn.eps = 1e-4  # what the port did before: the image this test must tell apart
+        wrong = _nhwc(tg(torch.from_numpy(z), y_t))
+    out, _ = _jit_apply(make_module(cfg))(variables, z, embed_classes(variables, jnp.asarray(labels)))
+    np.testing.assert_allclose(out, want, atol=OUT_ATOL)
+    assert float(np.max(np.abs(wrong - want))) > 100 * OUT_ATOL
+    assert float(np.abs(want).std()) > 0.05
+
+
+@pytest.mark.parity
 @pytest.mark.parametrize("truncation", [1.0, 0.43])
 def test_biggan_deep_parity_per_block(deep_pair, truncation):
     tg, variables = deep_pair

@@ -121,7 +121,8 @@ class Generator(nn.Module):
         for i, (a, b) in enumerate(zip(ins, outs)):
             mods = [GBlock(a, b, cond, bn_eps)] + ([Attention(b)] if 8 * 2**i in attn else [])
             self.blocks.append(nn.ModuleList(mods))
-        self.output_layer = nn.Sequential(BN(outs[-1], bn_eps), nn.ReLU(),
+        # upstream BigGAN.py: layers.bn(...) without eps=, i.e. 1e-5 whatever bn_eps is
+        self.output_layer = nn.Sequential(BN(outs[-1], 1e-5), nn.ReLU(),
                                           SNConv2d(outs[-1], 3, eps=sn_eps))
 
     def forward(self, z, y, taps=None):

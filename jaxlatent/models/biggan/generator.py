@@ -23,6 +23,8 @@ MULTS = {  # (in_channels, out_channels) multipliers of G_arch per resolution.
     256: ([16, 16, 8, 8, 4, 2], [16, 8, 8, 4, 2, 1]),
     512: ([16, 16, 8, 8, 4, 2, 1], [16, 8, 8, 4, 2, 1, 1]),
 }
+# BigGAN.py builds output_layer's layers.bn without eps= (default 1e-5), whatever BN_eps is.
+OUTPUT_BN_EPS = 1e-5
 
 
 def g_arch(ch: int, resolution: int, attention: str) -> list[tuple[int, int, bool]]:
@@ -43,7 +45,9 @@ class Generator(nn.Module):
       attention: resolutions with self-attention, ``"64"`` or ``"32_64"``.
       hier: hierarchical z (a chunk per block concatenated to ``y``).
       n_classes: rows of the shared embedding table.
-      bn_eps: batch-norm epsilon.
+      bn_eps: epsilon of the class-conditional batch norms in the blocks (``BN_eps``); the output
+        batch norm always uses `OUTPUT_BN_EPS`, as upstream ``BigGAN.py`` builds it without
+        ``eps=`` (``layers.bn`` default), also for TF-Hub-layout files (``BN_eps=1e-4``).
       bottom_width: side of the first feature map.
     """
 
@@ -92,5 +96,5 @@ class Generator(nn.Module):
             h = GBlock(c_in, c_out, True, self.bn_eps, name=f"blocks_{index}_0")(h, ys[index])
             if attn:
                 h = Attention(c_out, name=f"blocks_{index}_1")(h)
-        h = nn.relu(BN(arch[-1][1], self.bn_eps, name="output_layer_0")(h))
+        h = nn.relu(BN(arch[-1][1], OUTPUT_BN_EPS, name="output_layer_0")(h))
         return jnp.tanh(conv(3, 3, "output_layer_2")(h))

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import copy
 
-# BigGAN-PyTorch Generator kwargs. bn_eps: 1e-5 for the 138k G_ema release, 1e-4 for files made by
-# TFHub/converter.py.
+# BigGAN-PyTorch Generator kwargs. bn_eps (the blocks' CCBNs; the output BN is always 1e-5): 1e-5
+# for the 138k G_ema release, 1e-4 for files made by TFHub/converter.py.
 BIGGAN_PYTORCH = {
     "biggan-128": dict(arch="biggan", resolution=128, G_ch=96, dim_z=120, shared_dim=128,
                        attention="64", hier=True, n_classes=1000, bn_eps=1e-5),
