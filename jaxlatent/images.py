@@ -1,11 +1,17 @@
-"""PNG outputs: image grids and simple line charts (PIL only, no plotting dependency)."""
+"""Image outputs: uint8 conversion, plain image grids, and the legacy figure entry points.
+
+``save_curves`` and ``save_heatmap`` keep their old signatures and draw with matplotlib through
+`jaxlatent.plots`; annotated grids (captions, row labels) are `jaxlatent.outputs.save_image_grid`.
+"""
 
 from __future__ import annotations
 
 from typing import Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
+
+from jaxlatent import plots
 
 
 def to_uint8(images, value_range=(0.0, 1.0)) -> np.ndarray:
@@ -15,84 +21,69 @@ def to_uint8(images, value_range=(0.0, 1.0)) -> np.ndarray:
     return (np.clip(x, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
 
-def save_grid(path: str, rows: Sequence[np.ndarray], value_range=(0.0, 1.0), pad: int = 2) -> None:
-    """Writes rows of images (each [n_i, H, W, 3]) as one PNG; short rows are left blank."""
-    rows = [to_uint8(r, value_range) for r in rows]
+def grid_canvas(rows: Sequence[np.ndarray], pad: int = 2, band: int = 0,
+                scale: int = 1) -> tuple[np.ndarray, list[list[tuple[int, int]]]]:
+    """Lays uint8 rows (each ``[n_i, H, W, 3]``) on a white canvas; short rows stay blank.
+
+    Args:
+      band: blank pixels under every row (room for captions).
+      scale: integer nearest-neighbour upscaling of every image.
+
+    Returns:
+      ``(canvas [H', W', 3] uint8, origins)``: ``origins[i][j]`` is the (y, x) of image j of row i.
+    """
+    rows = [np.repeat(np.repeat(np.asarray(r), scale, 1), scale, 2) if scale > 1 else np.asarray(r)
+            for r in rows]
     h, w = rows[0].shape[1:3]
     cols = max(len(r) for r in rows)
-    canvas = np.full((len(rows) * (h + pad) + pad, cols * (w + pad) + pad, 3), 255, np.uint8)
+    canvas = np.full((len(rows) * (h + pad + band) + pad, cols * (w + pad) + pad, 3), 255, np.uint8)
+    origins = []
     for i, row in enumerate(rows):
+        origins.append([])
         for j, img in enumerate(row):
-            y, x = pad + i * (h + pad), pad + j * (w + pad)
-            canvas[y : y + h, x : x + w] = img
-    Image.fromarray(canvas).save(path)
+            y, x = pad + i * (h + pad + band), pad + j * (w + pad)
+            canvas[y: y + h, x: x + w] = img
+            origins[-1].append((y, x))
+    return canvas, origins
+
+
+def save_grid(path: str, rows: Sequence[np.ndarray], value_range=(0.0, 1.0), pad: int = 2,
+              title: str | None = None) -> None:
+    """Writes rows of images (each [n_i, H, W, 3]) as one PNG; short rows are left blank.
+
+    Without ``title`` the PNG is the bare grid, pixel for pixel; with one, a title line is added
+    above it (drawn by matplotlib, the grid still 1:1).
+    """
+    canvas, _ = grid_canvas([to_uint8(r, value_range) for r in rows], pad)
+    if title:
+        plots.image_canvas(path, canvas, title=title)
+    else:
+        Image.fromarray(canvas).save(path)
 
 
 def save_curves(path: str, series: dict[str, Sequence[float]], title: str = "",
-                size=(640, 360)) -> None:
-    """Line chart of named series against their index (step), each scaled to its own range."""
-    width, height = size
-    img = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(img)
-    colours = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14)]
-    left, top, bottom = 10, 24, height - 20
-    draw.text((left, 4), title, fill="black")
-    for i, (name, values) in enumerate(series.items()):
-        v = np.asarray(values, np.float64)
-        ok = np.isfinite(v)
-        if ok.sum() < 2:
-            continue
-        lo, hi = v[ok].min(), v[ok].max()
-        span = hi - lo if hi > lo else 1.0
-        xs = left + np.arange(len(v)) * (width - 2 * left) / max(len(v) - 1, 1)
-        ys = bottom - (v - lo) / span * (bottom - top)
-        pts = [(float(x), float(y)) for x, y, k in zip(xs, ys, ok) if k]
-        colour = colours[i % len(colours)]
-        draw.line(pts, fill=colour, width=2)
-        draw.text((left + 160 * i, height - 16), f"{name} [{lo:.3g}, {hi:.3g}]", fill=colour)
-    img.save(path)
+                size=(640, 360), steps: Sequence[float] | None = None) -> plots.Drawn:
+    """Small multiples of named per-step series, one panel and y axis each (`plots.curves`).
 
-
-# Five anchor colours of matplotlib's viridis, interpolated linearly.
-_VIRIDIS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], np.float64)
-
-
-def colormap(values: np.ndarray) -> np.ndarray:
-    """Values in [0, 1] (any shape) -> uint8 RGB [..., 3] on a viridis-like scale."""
-    t = np.clip(np.nan_to_num(np.asarray(values, np.float64)), 0.0, 1.0) * (len(_VIRIDIS) - 1)
-    lo = np.floor(t).astype(int).clip(0, len(_VIRIDIS) - 2)
-    frac = (t - lo)[..., None]
-    return (_VIRIDIS[lo] * (1 - frac) + _VIRIDIS[lo + 1] * frac).astype(np.uint8)
+    ``series[name][i]`` belongs to step ``steps[i]`` (default ``i + 1``). ``size`` is kept for
+    old callers and ignored: the figure is sized by its number of panels.
+    """
+    del size
+    n = max((len(v) for v in series.values()), default=0)
+    steps = list(steps) if steps is not None else list(range(1, n + 1))
+    rows = [{"step": s, **{k: v[i] for k, v in series.items() if i < len(v)}}
+            for i, s in enumerate(steps)]
+    return plots.curves(path, rows, list(series), title=title)
 
 
 def save_heatmap(path: str, values: np.ndarray, *, x_label: str, y_label: str,
                  x_range: tuple[float, float], y_range: tuple[float, float], title: str = "",
-                 cell: int = 8) -> None:
-    """Archive heatmap: ``values`` [nx, ny] (NaN = empty cell, drawn white), x to the right, y up.
+                 cell: int = 8, colorbar_label: str = "objective f (best in cell)") -> plots.Drawn:
+    """Archive heatmap ``values`` [nx, ny] (NaN = empty cell), x to the right, y up.
 
-    Labels the axes with their names and ranges and draws a colour bar with the value range.
+    Drawn by `plots.heatmap`: ticks in measure units, full axis labels, a labelled colour bar.
+    ``cell`` is kept for old callers and ignored.
     """
-    values = np.asarray(values, np.float64)
-    filled = np.isfinite(values)
-    lo, hi = (values[filled].min(), values[filled].max()) if filled.any() else (0.0, 1.0)
-    rgb = colormap((values - lo) / max(hi - lo, 1e-12))
-    rgb[~filled] = 255
-    grid = np.repeat(np.repeat(np.transpose(rgb, (1, 0, 2))[::-1], cell, 0), cell, 1)  # y up
-    margin_l, margin_t, margin_b, bar = 60, 24, 40, 60
-    h, w = grid.shape[:2]
-    img = Image.new("RGB", (margin_l + w + bar + 40, margin_t + h + margin_b), "white")
-    img.paste(Image.fromarray(grid), (margin_l, margin_t))
-    draw = ImageDraw.Draw(img)
-    draw.rectangle([margin_l - 1, margin_t - 1, margin_l + w, margin_t + h], outline="black")
-    draw.text((4, 4), title, fill="black")
-    draw.text((margin_l, margin_t + h + 4), f"{x_range[0]:.3g}", fill="black")
-    draw.text((margin_l + w - 30, margin_t + h + 4), f"{x_range[1]:.3g}", fill="black")
-    draw.text((margin_l + w // 2 - 40, margin_t + h + 20), x_label, fill="black")
-    draw.text((4, margin_t + h - 12), f"{y_range[0]:.3g}", fill="black")
-    draw.text((4, margin_t), f"{y_range[1]:.3g}", fill="black")
-    draw.text((4, margin_t + h // 2), y_label[:9], fill="black")
-    ramp = colormap(np.linspace(1, 0, h))[:, None].repeat(12, 1)
-    img.paste(Image.fromarray(ramp), (margin_l + w + 10, margin_t))
-    draw.text((margin_l + w + 26, margin_t), f"{hi:.3g}", fill="black")
-    draw.text((margin_l + w + 26, margin_t + h - 12), f"{lo:.3g}", fill="black")
-    img.save(path)
+    del cell
+    return plots.heatmap(path, values, x_label=x_label, y_label=y_label, x_range=x_range,
+                  y_range=y_range, colorbar_label=colorbar_label, title=title)
