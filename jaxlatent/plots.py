@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 LOG_DECADES = 2.0  # "auto" log scale when the positive data span more than this many decades
 EMPTY_COLOUR = "#d9d9d9"  # NaN / empty heatmap cells
@@ -55,6 +56,8 @@ def curves(path: str, rows: Sequence[dict], quantities: Sequence[str] | None = N
     for ax in axes[max(len(quantities) - ncols, 0):len(quantities)]:
         ax.tick_params(labelbottom=True)
         ax.set_xlabel(x)
+    if all(float(r[x]).is_integer() for r in rows if x in r):  # steps: no 1.5 ticks
+        axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     if not quantities:
         axes[0].text(0.5, 0.5, "no quantities", ha="center", va="center", transform=axes[0].transAxes)
     fig.suptitle(title)
