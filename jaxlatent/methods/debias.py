@@ -13,7 +13,8 @@ Protocol (official ``shapes/train.py`` + ``train_eval.sh``, peer-code.md §3.6):
 
 The official code ran one trial per b and no seeds; the paper's Fig. 1 shows 5 trials. Here every
 (b, seed) trial is a line of ``results.jsonl`` (a re-run skips finished trials), and ``table.md`` /
-``summary.json`` report mean ± standard error over seeds; ``accuracy.png`` plots them.
+``summary.json`` report mean ± standard error over seeds; ``accuracy.png`` and
+``worst_group.png`` plot them with error bars, and ``report.md`` collects numbers and figures.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from jaxlatent import images as img_io
+from jaxlatent import outputs
 from jaxlatent.data import augment, shapes
 from jaxlatent.methods import debias_report, divrare_setup, qdgs
 from jaxlatent.objectives import qdgs_shapes
@@ -77,7 +79,7 @@ def _random_dataset(config, workdir: Workdir, size: int):
         draws += 1
     images, labels, measures = (np.concatenate(a)[:size] for a in (images, labels, measures))
     images_uint8 = img_io.to_uint8(images)
-    workdir.save_arrays("random_dataset.npz", images=images_uint8, labels=labels, measures=measures)
+    outputs.save_arrays(workdir, "random_dataset.npz", images=images_uint8, labels=labels, measures=measures)
     qdgs.save_dataset_grid(workdir.file("random_dataset.png"), images, measures, labels)
     return _to_input(images_uint8, config.image_size), labels, measures
 

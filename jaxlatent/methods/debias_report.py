@@ -1,12 +1,12 @@
-"""The debiasing experiment's table (mean ± standard error over seeds), plot and summary."""
+"""The debiasing experiment's table (mean ± standard error over seeds), plots, summary and report."""
 
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw
+
+from jaxlatent import outputs, plots
 
 LABELS = {"none": "not fine-tuned", "qdgs": "fine-tuned on QDGS data", "random": "fine-tuned on random VAE samples"}
-COLOURS = {"none": (120, 120, 120), "qdgs": (31, 119, 180), "random": (214, 39, 40)}
 
 
 def mean_se(values) -> tuple[float, float]:
@@ -37,45 +37,58 @@ def markdown_table(stats: dict, conditions) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_plot(path: str, stats: dict, conditions, size=(560, 360)) -> None:
-    """Balanced accuracy against b, one line per condition, with ±1 s.e. bars."""
-    width, height = size
-    img = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(img)
-    left, right, top, bottom = 50, width - 20, 30, height - 60
+def save_plot(path: str, stats: dict, conditions, metric: str = "balanced",
+              formats=("png",)) -> plots.Drawn:
+    """``metric`` (balanced or worst-group accuracy) against b, one line per condition, ±1 s.e."""
     biases = sorted(stats)
-    means = [stats[b][c]["balanced"][0] for b in biases for c in conditions]
-    lo, hi = min(0.5, min(means) - 0.02), 1.0
-    x_of = lambda b: left + (b - biases[0]) / max(biases[-1] - biases[0], 1e-9) * (right - left)  # noqa: E731
-    y_of = lambda v: bottom - (v - lo) / (hi - lo) * (bottom - top)  # noqa: E731
-    draw.rectangle([left, top, right, bottom], outline="black")
-    draw.text((4, 6), "Balanced shape accuracy on b = 0.5 images (mean ± s.e. over seeds)", fill="black")
-    for v in np.linspace(lo, hi, 5):
-        draw.text((4, y_of(v) - 6), f"{v:.2f}", fill="black")
-    for b in biases:
-        draw.text((x_of(b) - 12, bottom + 4), f"{b:.2f}", fill="black")
-    draw.text(((left + right) // 2 - 60, bottom + 18), "bias b of the real data", fill="black")
-    for i, c in enumerate(conditions):
-        pts = [(x_of(b), y_of(stats[b][c]["balanced"][0])) for b in biases]
-        draw.line(pts, fill=COLOURS[c], width=2)
-        for b, (x, y) in zip(biases, pts):
-            se = stats[b][c]["balanced"][1]
-            draw.line([(x, y_of(stats[b][c]["balanced"][0] - se)), (x, y_of(stats[b][c]["balanced"][0] + se))],
-                      fill=COLOURS[c], width=1)
-            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=COLOURS[c])
-        draw.text((left + 170 * i, height - 20), LABELS[c], fill=COLOURS[c])
-    img.save(path)
+    series = {LABELS[c]: ([stats[b][c][metric][0] for b in biases], [stats[b][c][metric][1] for b in biases])
+              for c in conditions}
+    what = "Balanced shape accuracy" if metric == "balanced" else "Worst-group shape accuracy"
+    seeds = sorted({stats[b]["num_seeds"] for b in biases})
+    return plots.errorbar_lines(
+        path, biases, series, x_label="bias b of the real training data (share of red triangles + blue squares)",
+        y_label=f"{what.lower()} on b = 0.5 images", formats=formats,
+        reference=(0.5, "chance (balanced)") if metric == "balanced" else None,
+        title=f"{what} (mean ± s.e. over {'/'.join(map(str, seeds))} seeds)")
 
 
 def write(workdir, config, rows: list[dict], composition: dict) -> dict:
+    """Writes ``table.md``, ``accuracy.png``, ``worst_group.png``, ``summary.json`` and ``report.md``."""
     conditions = ("none", "qdgs", "random")
     stats = summarise(rows, conditions)
     table = markdown_table(stats, conditions)
     with open(workdir.file("table.md"), "w") as f:
         f.write(table)
     save_plot(workdir.file("accuracy.png"), stats, conditions)
+    save_plot(workdir.file("worst_group.png"), stats, conditions, metric="worst_group")
     summary = {"table": {f"{b:.2f}": v for b, v in stats.items()}, "synthetic_datasets": composition,
                "image_size": config.image_size, "seeds": list(config.seeds)}
-    workdir.write_json("summary.json", summary)
+    outputs.write_summary(workdir, summary)
+    outputs.write_report(workdir, "Debiasing experiment (QDGS shapes, paper Fig. 1)", config.to_dict(),
+                         headline(stats, composition), FIGURES, notes=_notes(table))
     print(table)
     return summary
+
+
+FIGURES = [("accuracy.png", "balanced accuracy against bias"),
+           ("worst_group.png", "worst-group accuracy against bias"),
+           ("qdgs/heatmap.png", "QDGS archive"), ("qdgs/dataset.png", "QDGS synthetic dataset"),
+           ("random_dataset.png", "random VAE samples (baseline dataset)")]
+
+
+def headline(stats: dict, composition: dict) -> dict:
+    """Balanced and worst-group accuracy per condition at the strongest bias, and dataset sizes."""
+    b = max(stats)
+    out = {f"balanced accuracy at b = {b:.2f}, {LABELS[c]}": stats[b][c]["balanced"] for c in stats[b]
+           if c != "num_seeds"}
+    out.update({f"worst-group accuracy at b = {b:.2f}, {LABELS[c]}": stats[b][c]["worst_group"]
+                for c in stats[b] if c != "num_seeds"})
+    out["seeds per bias"] = stats[b]["num_seeds"]
+    out.update({f"{name} dataset size": comp["size"] for name, comp in composition.items()})
+    return out
+
+
+def _notes(table: str) -> str:
+    return ("Balanced accuracy = mean of the four (shape × colour) group accuracies on rendered "
+            "b = 0.5 images; mean ± standard error over seeds, worst group's mean in brackets.\n\n"
+            + table)
