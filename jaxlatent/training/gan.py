@@ -40,6 +40,8 @@ from jaxlatent.models.shapes_gans import N_CLASSES
 from jaxlatent.training.gan_archs import ARCHS, GanArch
 from jaxlatent.training.tasks import TrainTask
 
+CLASS_NAMES = ("red triangle", "blue triangle", "red square", "blue square")  # shapes.group order
+
 
 def real_batch(key: jax.Array, n: int, bias: float, resolution: int) -> tuple[jax.Array, jax.Array]:
     """``n`` shapes ``[n, r, r, 3]`` in [-1, 1] (average-pooled from 128 px) and classes ``[n]``."""
@@ -164,13 +166,14 @@ def evaluate_generator(arch: GanArch, g: dict, key: jax.Array, n: int = 2000, bi
 
 def save_sample_grid(path: str, arch: GanArch, g: dict, key: jax.Array, per_class: int = 8) -> None:
     """One row per class (or 4 rows of unconditional samples) of 32 px samples, shown at 64 px."""
-    from jaxlatent.images import save_grid
+    from jaxlatent.outputs import save_image_grid
 
     c = jnp.repeat(jnp.arange(N_CLASSES), per_class)
     x = arch.sample(g, jax.random.normal(key, (c.shape[0], arch.noise_dim)), c, key)
-    x = np.asarray(jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2))
-    x = x.reshape(N_CLASSES, per_class, *x.shape[1:])
-    save_grid(path, list(x), value_range=(-1.0, 1.0))
+    x = np.asarray(x).reshape(N_CLASSES, per_class, *x.shape[1:])
+    labels = CLASS_NAMES if arch.conditional else None
+    title = "G samples, one row per class" if arch.conditional else "G samples (unconditional)"
+    save_image_grid(path, list(x), value_range=(-1.0, 1.0), title=title, row_labels=labels, scale=2)
 
 
 def make_task(cfg: ml_collections.ConfigDict, key: jax.Array) -> TrainTask:
