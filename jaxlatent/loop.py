@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
+from jaxlatent import sharding
 from jaxlatent import workdir as wd
 
 StepFn = Callable[[Any, jax.Array, Any], tuple[Any, dict]]
@@ -99,18 +100,21 @@ def run_loop(
         manager = workdir.checkpoint_manager()
         start, state = wd.resume(workdir, manager, state)
     rows: list[dict] = []
-    bar = tqdm(total=num_steps, initial=start, desc=desc, disable=not progress, leave=False)
+    writer = sharding.is_writer()  # multi-host: one process logs and shows progress
+    bar = tqdm(total=num_steps, initial=start, desc=desc, disable=not (progress and writer),
+               leave=False)
     while start < num_steps:
         length = min(chunk_size, num_steps - start)
         state, metrics = run_chunk(state, jnp.int32(start), length, ctx)
         metrics = jax.device_get(metrics)
-        _raise_if_not_finite(finite_check, state, metrics, start, length)
+        _raise_if_not_finite(finite_check, state, metrics, start, length, workdir is not None)
         chunk_rows = _rows(metrics, start, length)
         rows += chunk_rows
         start += length
         if workdir is not None:
-            workdir.append_metrics(chunk_rows)
-            wd.save_checkpoint(manager, start, state)
+            if writer:
+                workdir.append_metrics(chunk_rows)
+            wd.save_checkpoint(manager, start, state)  # every process saves its shards
         bar.update(length)
         bar.set_postfix({k: f"{v:.4g}" for k, v in list(chunk_rows[-1].items())[1:4]})
     bar.close()
@@ -126,14 +130,16 @@ def _rows(metrics: dict, start: int, length: int) -> list[dict]:
     ]
 
 
-def _raise_if_not_finite(finite_check, state, metrics, start, length) -> None:
+def _raise_if_not_finite(finite_check, state, metrics, start, length, saved) -> None:
     if finite_check is None:
         flags = {k: np.all(np.isfinite(np.asarray(v))) for k, v in metrics.items()}
     else:
         flags = jax.device_get(finite_check(state, metrics))
     bad = sorted(k for k, ok in flags.items() if not np.all(ok))
     if bad:
+        kept = (f"the checkpoint at step {start} is kept" if start and saved
+                else "no checkpoint was written")
         raise FloatingPointError(
             f"non-finite values ({', '.join(bad)}) in steps {start + 1}..{start + length}; "
-            f"the checkpoint at step {start} is kept. Lower the learning rate or check the inputs."
+            f"{kept}. Lower the learning rate or check the inputs."
         )

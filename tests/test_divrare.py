@@ -11,6 +11,7 @@ from conftest import load_config, use_random_embedded
 from jaxlatent import experiment
 from jaxlatent.objectives import divrare as dr
 from jaxlatent.search import runner
+from jaxlatent.search.evaluate import candidate_values
 
 
 def toy_objective(lambda1):
@@ -57,7 +58,7 @@ def test_group_loss_matches_eq2_or_official_scaling(reference_scaling):
     z = jax.random.normal(jax.random.key(1), (n, 4)) * 2
     ctx = toy_ctx()
     start_ctx = {"anchor": jnp.zeros((n, 4)), "dstar": jnp.full((n,), 1.0)}
-    total, _ = runner.group_loss(problem, z, ctx, start_ctx, jax.random.key(0))
+    total, _ = candidate_values(problem, z, ctx, start_ctx, jax.random.key(0))
     logp = -0.5 * jnp.sum(z**2, -1)
     sim = (jnp.maximum(jnp.linalg.norm(z, axis=-1), 1.0) - 1.0) ** 2
     d2 = jnp.sum((z[:, None] - z[None]) ** 2, -1)

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxlatent.search import qd
 from jaxlatent.search.qd import archive as qa
 
 ribs_archives = pytest.importorskip("ribs.archives")
@@ -120,27 +121,41 @@ def test_tie_keeps_first_and_sample_elite_only_occupied(key):
 
 
 def test_qdgs_transform_values_and_one_pass_jacobian(key):
-    """f = 100 - 50 * loss and the Jacobian of (f, measures) on a toy objective."""
-    from jaxlatent.search.qd import qdgs
+    """f = 100 - 50 * loss and the Jacobian of (f, measures) on a toy objective, as the runner
+    evaluates CMA-MAEGA's two phases."""
+    from jaxlatent.search import protocol, runner
+    from jaxlatent.search.evaluate import evaluate
 
     a = jnp.asarray([[1.0, -2.0, 0.5], [0.0, 1.0, 3.0]])
 
     def objective(z, ctx, *, key=None):
-        noise = jax.random.normal(key, ()) * ctx
+        noise = jax.random.normal(key, ()) * ctx["noise"]
         return jnp.sum(jnp.sin(z)) + noise, {"measures": a @ z**2}
 
+    spec = qd.QDConfig(qd.ArchiveSpec((5, 5), ((-1, 1), (-1, 1)), 0.1, -10.0),
+                       qd.EmitterConfig(sigma0=0.1, lr=0.1, batch_size=4))
+    strategy = qd.CmaMaega(spec, offset=100.0, scale=50.0)
     x = jax.random.normal(key, (4, 3))
-    eval_fn, jac_fn = qdgs.make_eval_fns(objective, 0.0)
-    f, m, j = jax.jit(jac_fn)(x, key)
-    f2, m2 = jax.jit(eval_fn)(x, key)
+
+    def phases(noise):
+        problem, ctx = runner.Problem(objective), {"noise": noise}
+        ev_j, _ = jax.jit(lambda z: evaluate(strategy, problem, protocol.JACOBIAN, z, ctx, {}, {},
+                                             None, key))(x)
+        ev_v, _ = jax.jit(lambda z: evaluate(strategy, problem, protocol.VALUE, z, ctx, {}, {},
+                                             None, key))(x)
+        return ev_j, ev_v
+
+    ev_j, ev_v = phases(0.0)
+    f, m, j = ev_j.outputs[:, 0], ev_j.outputs[:, 1:], ev_j.jacobians
+    f2 = strategy.offset - strategy.scale * ev_v.values
     np.testing.assert_allclose(f, 100 - 50 * np.sum(np.sin(x), 1), rtol=1e-6)
     np.testing.assert_allclose(m, np.asarray(x) ** 2 @ np.asarray(a).T, rtol=1e-6)
     np.testing.assert_allclose(f2, f, rtol=1e-6)
-    np.testing.assert_allclose(m2, m, rtol=1e-6)
+    np.testing.assert_allclose(ev_v.aux["measures"], m, rtol=1e-6)
     np.testing.assert_allclose(j[:, 0], -50 * np.cos(x), rtol=1e-6)
     np.testing.assert_allclose(j[:, 1:], 2 * np.asarray(a)[None] * np.asarray(x)[:, None],
                                rtol=1e-6)
-    # stochastic objectives: per-solution keys, shared by eval_fn and jac_fn
-    eval_s, jac_s = qdgs.make_eval_fns(objective, 1.0)
-    np.testing.assert_allclose(jax.jit(eval_s)(x, key)[0], jax.jit(jac_s)(x, key)[0], rtol=1e-6)
-    assert len(set(np.round(np.asarray(jax.jit(eval_s)(x, key)[0] - f), 4))) > 1
+    # stochastic objectives: per-solution keys, shared by both phases' evaluations
+    ev_j, ev_v = phases(1.0)
+    np.testing.assert_allclose(ev_v.values, -(ev_j.outputs[:, 0] - 100) / 50, rtol=1e-5)
+    assert len(set(np.round(np.asarray(ev_v.values) - np.sum(np.sin(x), 1), 4))) > 1

@@ -12,7 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxlatent.search import qd
+from jaxlatent.search import qd, runner
+from jaxlatent.workdir import Workdir
 from jaxlatent.search.qd import archive as qa
 from jaxlatent.search.qd import cma_es
 from jaxlatent.search.qd import emitter as em
@@ -263,12 +264,18 @@ def _e2e_ribs(seed):
     return float(result.stats.norm_qd_score), float(result.stats.coverage)
 
 
-def _jac_fn(x, key):
-    return sphere_jax(x)
+def _objective(x, ctx, *, key=None):
+    """The sphere as a minimised objective of one solution: value = −f, aux = measures."""
+    obj, meas, _ = sphere_jax(x[None])
+    return -obj[0], {"measures": meas[0]}
 
 
-def _eval_fn(x, key):
-    return sphere_jax(x)[:2]
+def _run_ours(key, iters, chunk, workdir=None):
+    """CMA-MAEGA (f = −value) on the runner; returns (QDState of the one problem, rows)."""
+    state, rows = runner.run(qd.CmaMaega(E2E_CONFIG), runner.Problem(_objective), key,
+                             jnp.zeros((1, E2E_D)), {}, num_steps=iters, chunk_size=chunk,
+                             workdir=workdir, progress=False)
+    return jax.tree.map(lambda x: x[0], state.strategy), rows
 
 
 E2E_CONFIG = qd.QDConfig(
@@ -284,12 +291,10 @@ def test_end_to_end_sphere_matches_pyribs_statistically():
     150 iterations: ~65 / ~0.86, seed std ~3 / ~0.03 on both sides). Bounds: ours within 10%
     (QD score, ~3 sigma of the difference of 3-seed means) and 0.08 absolute (coverage).
     """
-    cfg = E2E_CONFIG
     ours = []
     for s in range(E2E_SEEDS):
-        _, m = qd.run(jax.random.key(s), jnp.zeros(E2E_D), _eval_fn, _jac_fn, cfg, E2E_ITERS,
-                      chunk_size=E2E_ITERS)
-        ours.append((float(m["qd_score"][-1]), float(m["coverage"][-1])))
+        _, rows = _run_ours(jax.random.key(s), E2E_ITERS, E2E_ITERS)
+        ours.append((float(rows[-1]["qd_score"]), float(rows[-1]["coverage"])))
     theirs = [_e2e_ribs(s) for s in range(E2E_SEEDS)]
     q_o, c_o = np.mean(ours, 0)
     q_r, c_r = np.mean(theirs, 0)
@@ -299,17 +304,14 @@ def test_end_to_end_sphere_matches_pyribs_statistically():
     assert c_r > 0.3  # the benchmark is not trivially failing on either side
 
 
-def test_resume_equals_uninterrupted_run():
-    """Randomness is fold_in(loop_key, iteration): n + n iterations == 2n iterations.
-
-    Uses the end-to-end config and chunk length so the compiled scan is shared.
-    """
+def test_resume_equals_uninterrupted_run(tmp_path):
+    """Randomness is fold_in(problem key, iteration): n iterations, then a resumed run to 2n
+    (same workdir), equals 2n iterations in one go."""
     n = E2E_ITERS
     key = jax.random.key(3)
-    x0 = jnp.zeros(E2E_D)
-    full, m_full = qd.run(key, x0, _eval_fn, _jac_fn, E2E_CONFIG, 2 * n, chunk_size=n)
-    half, _ = qd.run(key, x0, _eval_fn, _jac_fn, E2E_CONFIG, n, chunk_size=n)
-    half, m_rest = qd.run(key, None, _eval_fn, _jac_fn, E2E_CONFIG, n, chunk_size=n, state=half)
-    jax.tree.map(np.testing.assert_array_equal, full, half)
-    np.testing.assert_array_equal(m_full["qd_score"][n:], m_rest["qd_score"])
-    assert int(full.iteration) == 2 * n and float(m_full["coverage"][-1]) > 0
+    full, rows_full = _run_ours(key, 2 * n, n)
+    _run_ours(key, n, n, workdir=Workdir(str(tmp_path)))
+    resumed, rows_rest = _run_ours(key, 2 * n, n, workdir=Workdir(str(tmp_path)))
+    jax.tree.map(np.testing.assert_array_equal, full, resumed)
+    assert [r["qd_score"] for r in rows_full[n:]] == [r["qd_score"] for r in rows_rest]
+    assert int(full.iteration) == 2 * n and float(rows_full[-1]["coverage"]) > 0

@@ -20,7 +20,7 @@ from jaxlatent import images as img_io
 from jaxlatent.methods import divrare_eval as ev
 from jaxlatent.methods import divrare_setup as setup
 from jaxlatent.objectives import divrare as dr
-from jaxlatent.search import gradient, runner
+from jaxlatent.search import registry, runner
 from jaxlatent.workdir import Workdir
 
 ABLATIONS = {  # name -> (use L_sim, use L_div)
@@ -49,9 +49,9 @@ def search(cfg, nets, fns, ctx, banks, key, workdir: Workdir | None, use_sim=Tru
     start_ctx = {"anchor": jnp.asarray(anchors).reshape(g, n, -1),
                  "dstar": jnp.broadcast_to(jnp.asarray(banks.dstar)[:, None], (g, n))}
     state, rows = runner.run(
-        gradient.build(cfg.search.optimizer), problem, search_key, starts, full_ctx,
-        start_ctx=start_ctx, num_steps=cfg.search.num_steps, chunk_size=cfg.search.chunk_size,
-        workdir=workdir, desc="divrare",
+        registry.build(cfg.search.optimizer), problem, search_key, starts, full_ctx,
+        candidate_ctx=start_ctx, num_steps=cfg.search.num_steps,
+        chunk_size=cfg.search.chunk_size, workdir=workdir, desc="divrare",
     )
     return state, rows, np.asarray(starts), np.asarray(anchors)
 
@@ -69,10 +69,10 @@ def run(config, workdir: Workdir) -> dict:
     results = {"baseline (random G samples)": ev.evaluate(baseline, banks, nets)}
     for name, (use_sim, use_div) in variants.items():
         sub = Workdir(workdir.file(name)) if config.ablation else workdir
-        state, rows, starts, _ = search(config, nets, fns, ctx, banks, search_key, sub, use_sim, use_div)
+        state, _, starts, _ = search(config, nets, fns, ctx, banks, search_key, sub, use_sim, use_div)
         kept = ev.kept_samples(state, nets, fns, ctx)
         results[name] = ev.evaluate(kept, banks, nets)
-        _write_outputs(sub, state, rows, starts, banks, kept, baseline, nets)
+        _write_outputs(sub, state, starts, banks, kept, baseline, nets)
     summary = {"results": results, "dstar_mean": float(np.mean(banks.dstar)),
                "num_real": len(banks.manifold.features), "num_fake": len(banks.fake)}
     workdir.write_json("summary.json", summary)
@@ -83,13 +83,13 @@ def run(config, workdir: Workdir) -> dict:
     return summary
 
 
-def _write_outputs(wdir: Workdir, state, rows, starts, banks, kept, baseline, nets) -> None:
+def _write_outputs(wdir: Workdir, state, starts, banks, kept, baseline, nets) -> None:
     found = np.asarray(state.best_step) >= 0
     wdir.save_arrays(
         "latents.npz", references=banks.references, dstar=banks.dstar, starts=starts,
         best_latents=np.asarray(state.best_latent), best_values=np.asarray(state.best_value),
         best_step=np.asarray(state.best_step), found=found,
-        final_latents=np.asarray(state.search.latents),
+        final_latents=np.asarray(state.strategy.latents),
     )
     rng = nets.output_range
     ref_images = ev.render(nets, banks.references)
@@ -101,6 +101,6 @@ def _write_outputs(wdir: Workdir, state, rows, starts, banks, kept, baseline, ne
     per_row = starts.shape[1] + 1
     img_io.save_grid(wdir.file("baseline.png"),
                      [baseline.images[i : i + per_row] for i in range(0, min(len(baseline.images), 8 * per_row), per_row)], rng)
-    curves = ev.curves(rows)
+    curves = ev.curves(wdir.read_metrics())  # the whole stored history, also after a resume
     img_io.save_curves(wdir.file("curves.png"), curves, "DivRare: per-step means over all starts")
     wdir.write_json("curves.json", curves)

@@ -21,21 +21,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlatent import images as img_io
-from jaxlatent import loop
 from jaxlatent.methods import divrare_setup as setup
 from jaxlatent.objectives import qdgs_shapes
-from jaxlatent.search import qd
+from jaxlatent.search import qd, runner
+from jaxlatent.search.evaluate import candidate_values
 
 
 def qd_config(cfg) -> qd.QDConfig:
-    return qd.QDConfig(
-        archive=qd.ArchiveSpec(dims=tuple(cfg.archive.dims), ranges=tuple(map(tuple, cfg.archive.ranges)),
-                               learning_rate=cfg.archive.learning_rate,
-                               threshold_min=cfg.archive.threshold_min),
-        emitter=qd.EmitterConfig(sigma0=cfg.emitter.sigma0, lr=cfg.emitter.lr,
-                                 batch_size=cfg.emitter.batch_size),
-        num_emitters=cfg.emitter.num_emitters,
-    )
+    return qd.scheduler.config_from(cfg)
 
 
 def run(config, workdir) -> dict:
@@ -53,20 +46,17 @@ def run(config, workdir) -> dict:
     measure_acc = qdgs_shapes.shape_measure_accuracy(check_key)
     ctx = {**ctx, "realism_bounds": qdgs_shapes.fit_realism_bounds(check_key)}
     objective = qdgs_shapes.make_objective(generate, extract, log_prob, config.realism_weight)
-    eval_fn, jac_fn = qd.qdgs.make_eval_fns(objective, ctx)
+    problem = runner.Problem(objective)
     # QDGS find_good_start_latent: the best of num_start_draws N(0, I) draws.
     draws = jax.random.normal(start_key, (config.num_start_draws, 6))
-    f0, _ = jax.jit(eval_fn)(draws, start_key)
-    theta0 = draws[jnp.argmax(f0)]
-    config_qd = qd_config(config)
-    state = qd.init(loop_key, theta0, config_qd)
-
-    def step(s, t, _):
-        del t  # the scheduler folds its own iteration counter into the key
-        return qd.step(s, loop_key, eval_fn, jac_fn, config_qd)
-
-    state, _ = loop.run_loop(state, step, num_steps=config.num_iters, chunk_size=config.chunk_size,
-                             workdir=workdir, desc="qdgs")
+    _, (values, _) = jax.jit(candidate_values, static_argnums=0)(problem, draws, ctx, {}, start_key)
+    theta0 = draws[jnp.argmin(values)]
+    strategy = qd.CmaMaega(qd_config(config), offset=100.0, scale=50.0)  # f = 100 − 50·loss
+    state, _ = runner.run(strategy, problem, None, theta0[None], ctx, keys=loop_key[None],
+                          num_steps=config.num_iters, chunk_size=config.chunk_size,
+                          workdir=workdir, desc="qdgs")
+    state = jax.tree.map(lambda x: x[0], state.strategy)  # the one problem
+    config_qd = strategy.config
     return _write_outputs(config, workdir, state, config_qd, nets, measure_acc)
 
 
@@ -121,7 +111,8 @@ def _write_outputs(config, workdir, state, config_qd, nets, measure_acc) -> dict
                         latents=sols[keep], measures=measures[keep])
     if len(images):
         save_dataset_grid(workdir.file("dataset.png"), images, measures[keep], labels)
-    summary = {"iterations": config.num_iters, **{k: float(v) for k, v in rows[-1].items() if k != "step"},
+    final = jax.device_get(qd.metrics(state, config_qd))  # not the last row: metrics may be gone
+    summary = {"iterations": config.num_iters, **{k: float(v) for k, v in final.items()},
                "dataset_size": int(keep.sum()), "dataset_squares": int(labels.sum()),
                "dataset_red": int((measures[keep][:, 0] > 0).sum()),
                "shape_measure_accuracy_on_rendered": measure_acc, "heatmaps": heatmaps}

@@ -19,12 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlatent import images as img_io
-from jaxlatent import loop
 from jaxlatent.models.registry import load_model
 from jaxlatent.objectives import qdgs_clip as qc
-from jaxlatent.search import qd
-from jaxlatent.search.qd import archive as qa
-from jaxlatent.search.qd import emitter as em
+from jaxlatent.search import qd, runner
 
 SG2_CONVERT = ("python weights_convert/stylegan2.py --format nvlabs --input "
                "stylegan2-ffhq-256x256.pkl --nvlabs-repo PATH/TO/stylegan2-ada-pytorch "
@@ -40,16 +37,6 @@ class Domain(NamedTuple):
     memory: qc.Memory  # after the start search
     render: Callable  # render(solutions [B, D]) -> images [B, H, W, 3], ~[0, 1], not clipped
     info: dict  # host numbers for the summary
-
-
-class State(NamedTuple):
-    """`qd.QDState` fields plus the uniqueness memory."""
-
-    archive: qa.Archive
-    result: qa.Archive
-    emitters: em.EmitterState
-    iteration: jax.Array
-    memory: qc.Memory
 
 
 def check_paths(config) -> None:
@@ -147,90 +134,37 @@ def find_start(objective, ctx, memory, draw, key, num_batches: int, use_memory: 
     return best, memory, best_loss
 
 
-def _eval_fns(objective, ctx):
-    """Like `qd.qdgs.make_eval_fns`, also returning the losses and embeddings of the batch."""
+def _memory_update(threshold: float):
+    """The official side effect as explicit state: each evaluated batch (the gradient point θ,
+    the branch batch) may append one embedding; the runner applies it after every evaluation."""
 
-    def f_and_m(latent, key):
-        value, aux = objective(latent, ctx, key=key)
-        out = jnp.concatenate([jnp.reshape(OFFSET - SCALE * value, (1,)), aux["measures"]])
-        return out, (value, aux["embed"])
+    def update(memory, candidates, evaluation, key):
+        del candidates
+        return qc.update_memory(memory, evaluation.aux["embed"], evaluation.values, key, threshold)
 
-    def eval_fn(solutions, key):
-        out, (loss, emb) = jax.vmap(f_and_m)(solutions, jax.random.split(key, solutions.shape[0]))
-        return out[:, 0], out[:, 1:], loss, emb
-
-    def jac_fn(solutions, key):
-        def one(x, k):
-            return jax.jacrev(lambda y: (lambda o, a: (o, (o, a)))(*f_and_m(y, k)), has_aux=True)(x)
-        keys = jax.random.split(key, solutions.shape[0])
-        jac, (out, (loss, emb)) = jax.vmap(one)(solutions, keys)
-        return out[:, 0], out[:, 1:], jac, loss, emb
-
-    return eval_fn, jac_fn
+    return update
 
 
-def memory_step(state: State, key: jax.Array, objective, ctx, config: qd.QDConfig,
-                use_memory: bool = True, threshold: float = 1.0) -> tuple[State, dict]:
-    """One `qd.step` with the uniqueness memory threaded through, in the official order.
-
-    `qd.step` calls ``jac_fn`` (θ) and then ``eval_fn`` (the branches) once each. The functions
-    given here read the memory current at that point and hand the advanced memory to the next
-    call through a local cell, at trace time: θ is scored with memory M (and may append: M'),
-    the branches with M' (and may append: M''), as the official side effects. The step is a pure
-    function of ``(state, key, ctx)``; the memory is loop state like the archives.
-
-    Metrics: `qd.metrics`, ``memory`` (its size) and ``jac_norm`` (mean row norm of the raw
-    [1+M, D] Jacobian; a non-finite gradient stops the loop).
-    """
-    cell = {"memory": state.memory, "calls": 0}
-
-    def advance(emb, loss, key):
-        cell["calls"] += 1
-        if use_memory:
-            cell["memory"] = qc.update_memory(cell["memory"], emb, loss, key, threshold)
-
-    def jac_fn(solutions, key):
-        _, jac_and_aux = _eval_fns(objective, {**ctx, "memory": cell["memory"]})
-        obj, meas, jac, loss, emb = jac_and_aux(solutions, key)
-        cell["jac_norm"] = jnp.mean(jnp.linalg.norm(jac, axis=-1))
-        advance(emb, loss, jax.random.fold_in(key, 1))
-        return obj, meas, jac
-
-    def eval_fn(solutions, key):
-        eval_and_aux, _ = _eval_fns(objective, {**ctx, "memory": cell["memory"]})
-        obj, meas, loss, emb = eval_and_aux(solutions, key)
-        advance(emb, loss, jax.random.fold_in(key, 1))
-        return obj, meas
-
-    new, metrics = qd.step(qd.QDState(*state[:4]), key, eval_fn, jac_fn, config)
-    if cell["calls"] != 2:  # the cell relies on qd.step's call structure
-        raise RuntimeError(f"qd.step evaluated {cell['calls']} batches per step, expected 2")
-    memory = cell["memory"]
-    extra = {"memory": memory.count, "jac_norm": cell["jac_norm"]}
-    return State(*new, memory), {**metrics, **extra}
-
-
-def make_step(objective, config_qd: qd.QDConfig, loop_key: jax.Array, use_memory: bool):
-    """``step(state, t, ctx)`` for `loop.run_loop` (`memory_step`)."""
-
-    def step(s, t, ctx):
-        del t  # the scheduler folds its own iteration counter into the key
-        return memory_step(s, loop_key, objective, ctx, config_qd, use_memory)
-
-    return step
+def _memory_metrics(memory) -> dict:
+    return {"memory": memory.count}
 
 
 def run(config, workdir, qd_config: Callable[[Any], qd.QDConfig]) -> dict:
-    """Set-up, CMA-MAEGA loop (resumable) and outputs; ``qd_config`` maps the config sections."""
+    """Set-up, CMA-MAEGA on the runner (resumable) and outputs; ``qd_config`` maps the config."""
     key = jax.random.key(config.seed)
     setup_key, loop_key = jax.random.split(key)
     domain = build(config, setup_key)
-    config_qd = qd_config(config)
-    state = State(*qd.init(loop_key, domain.theta0, config_qd), domain.memory)
-    step = make_step(domain.objective, config_qd, loop_key, float(config.weights[2]) > 0)
-    state, _ = loop.run_loop(state, step, ctx=domain.ctx, num_steps=config.num_iters,
-                             chunk_size=config.chunk_size, workdir=workdir, desc="qdgs_clip")
-    return write_outputs(config, workdir, state, config_qd, domain)
+    strategy = qd.CmaMaega(qd_config(config), offset=OFFSET, scale=SCALE)
+    use_memory = float(config.weights[2]) > 0
+    problem = runner.Problem(domain.objective,
+                             memory_update=_memory_update(1.0) if use_memory else None,
+                             memory_metrics=_memory_metrics if use_memory else None)
+    memory = jax.tree.map(lambda x: x[None], domain.memory) if use_memory else ()
+    state, _ = runner.run(strategy, problem, None, domain.theta0[None], domain.ctx,
+                          keys=loop_key[None], memory=memory, num_steps=config.num_iters,
+                          chunk_size=config.chunk_size, workdir=workdir, desc="qdgs_clip")
+    qd_state = jax.tree.map(lambda x: x[0], state.strategy)
+    return write_outputs(config, workdir, qd_state, strategy.config, domain)
 
 
 def labels_of(measures: np.ndarray, edges=(-0.03, 0.03)) -> np.ndarray:
@@ -243,7 +177,7 @@ def labels_of(measures: np.ndarray, edges=(-0.03, 0.03)) -> np.ndarray:
     return 3 * np.digitize(measures[:, 0], edges) + np.digitize(measures[:, 1], edges)
 
 
-def write_outputs(config, workdir, state: State, config_qd: qd.QDConfig, domain: Domain) -> dict:
+def write_outputs(config, workdir, state: qd.QDState, config_qd: qd.QDConfig, domain: Domain) -> dict:
     """archive.npz (occupied cells only), heatmap.png, curves.png, elites.png, dataset.npz,
     summary.json. No KMeans identities, latent augmentations or MTCNN alignment (official
     ``write_data``); render any solution with ``Domain.render``."""
@@ -275,7 +209,8 @@ def write_outputs(config, workdir, state: State, config_qd: qd.QDConfig, domain:
         images = np.asarray(domain.render(jnp.asarray(sols[pick])))
         rows_of_8 = [images[i:i + 8] for i in range(0, len(pick), 8)]
         img_io.save_grid(workdir.file("elites.png"), rows_of_8)
-    summary = {"iterations": config.num_iters, **{k: v for k, v in rows[-1].items() if k != "step"},
+    final = {k: float(v) for k, v in jax.device_get(qd.metrics(state, config_qd)).items()}
+    summary = {"iterations": config.num_iters, **final,
                **domain.info, "label_counts": np.bincount(labels, minlength=9).tolist()}
     workdir.write_json("summary.json", summary)
     print(summary)

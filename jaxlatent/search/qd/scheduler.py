@@ -1,16 +1,22 @@
-"""CMA-MAEGA scheduler: many gradient arborescence emitters, one archive, one jitted scan.
+"""CMA-MAEGA as a strategy of the search protocol: E gradient arborescence emitters, one archive.
 
-One iteration (pyribs ``Scheduler`` with DQD emitters):
-    ask_dqd (theta of every emitter) -> ``jac_fn`` (objective, measures, Jacobian in one
-    vectorised pass) -> add to the main and the result archive -> tell_dqd ->
-    ask (lambda branches per emitter) -> ``eval_fn`` on all E * lambda branches -> add to both
-    archives in one batch -> tell.
+One iteration (pyribs ``Scheduler`` with DQD emitters) is two phases:
+
+1. ``"jacobian"``: ask → θ of every emitter ``[E, D]``; the runner evaluates f and the measures
+   with their Jacobian (one ``jacrev`` per solution); tell → add to the main and the result
+   archive, ``tell_dqd`` (store the normalised Jacobian);
+2. ``"value"``: ask → λ branches per emitter ``[E·λ, D]``; the runner evaluates f and the
+   measures; tell → add all branches to both archives in one batch, ``tell`` every emitter.
+
 Emitters run in parallel with ``vmap``; each archive add is one batch over all emitters, as
-pyribs concatenates the emitters' solutions. Objectives are *maximised*.
+pyribs concatenates the emitters' solutions. The archive *maximises* f; the protocol minimises,
+so f = ``offset − scale·value`` of the minimised objective (QDGS: 100 − 50·loss; the default
+``offset = 0, scale = 1`` is f = −value). Measures are ``aux[measures_key]``.
 
-Evaluation interface:
-    ``eval_fn(solutions [B, D], key) -> (objective [B], measures [B, M])``
-    ``jac_fn(solutions [B, D], key) -> (objective [B], measures [B, M], jacobian [B, 1+M, D])``
+Randomness: the iteration key ``fold_in(problem key, t)`` is split into
+``(k_jac, k_ask, k_eval, k_tell)`` as in the scheduler this module replaced, so runs are
+reproducible across the change; the main archive may hold ±inf sentinels, so the NaN guard
+checks the emitters only.
 
 References:
     Fontaine & Nikolaidis, "Covariance Matrix Adaptation MAP-Annealing", GECCO 2023
@@ -20,12 +26,13 @@ References:
 from __future__ import annotations
 
 import dataclasses
-import functools
-from typing import Callable, NamedTuple
 
 import jax
+from typing import NamedTuple
+
 import jax.numpy as jnp
 
+from jaxlatent.search import protocol
 from jaxlatent.search.qd import archive as qa
 from jaxlatent.search.qd import emitter as em
 
@@ -46,7 +53,7 @@ class QDState(NamedTuple):
     iteration: jax.Array  # [] int32
 
 
-def init(key: jax.Array, theta0: jax.Array, config: QDConfig) -> QDState:
+def init_state(key: jax.Array, theta0: jax.Array, config: QDConfig) -> QDState:
     """Empty archives and E emitters at ``theta0`` (``[D]`` shared or ``[E, D]``).
 
     ``key`` is accepted for the interface; initialisation is deterministic, as in pyribs.
@@ -82,93 +89,81 @@ def metrics(state: QDState, config: QDConfig) -> dict:
             "restarts": jnp.sum(state.emitters.restarts)}
 
 
-def step(state: QDState, key: jax.Array, eval_fn: Callable, jac_fn: Callable,
-         config: QDConfig) -> tuple[QDState, dict]:
-    """One CMA-MAEGA iteration.
+@dataclasses.dataclass(frozen=True)
+class CmaMaega(protocol.StrategyBase):
+    """CMA-MAEGA (pyribs semantics) over one problem's ``[D]`` solution space.
 
-    Args:
-        state: current state.
-        key: the run's loop key; ``fold_in(key, state.iteration)`` gives this step's key.
-        eval_fn, jac_fn: evaluation functions (see module docstring).
-        config: static config.
-
-    Returns:
-        ``(state, metrics)``, metrics as in :func:`metrics`.
+    ``latent0`` is ``[D]`` (shared by the emitters) or ``[E, D]``.
     """
-    ecfg = config.emitter
-    e = config.num_emitters
-    k_jac, k_ask, k_eval, k_tell = jax.random.split(jax.random.fold_in(key, state.iteration), 4)
-    thetas = state.emitters.opt.theta  # [E, D]
-    obj, meas, jac = jac_fn(thetas, k_jac)
-    state, _ = _add_both(state, config, thetas, obj, meas)
-    emitters = jax.vmap(lambda s, j: em.tell_dqd(s, j[None], ecfg))(state.emitters, jac)
 
-    sols, emitters = jax.vmap(lambda k, s: em.ask(k, s, ecfg))(
-        jax.random.split(k_ask, e), emitters)
-    lam = sols.shape[1]
-    flat = sols.reshape(e * lam, -1)
-    obj, meas = eval_fn(flat, k_eval)
-    state, info = _add_both(state, config, flat, obj, meas)
-    info = jax.tree.map(lambda a: a.reshape(e, lam), info)
-    emitters = jax.vmap(lambda k, s, x, i: em.tell(k, s, state.archive, x, i, ecfg))(
-        jax.random.split(k_tell, e), emitters, sols, info)
-    state = state._replace(emitters=emitters, iteration=state.iteration + 1)
-    return state, metrics(state, config)
+    config: QDConfig
+    offset: float = 0.0
+    scale: float = 1.0
+    measures_key: str = "measures"
+
+    phases = (protocol.JACOBIAN, protocol.VALUE)
+    tracks_slots = False
+
+    def phase_keys(self, step_key):
+        k_jac, k_ask, k_eval, k_tell = jax.random.split(step_key, 4)
+        return [(k_ask, k_jac, k_tell), (k_ask, k_eval, k_tell)]
+
+    def jacobian_outputs(self, value, aux):
+        f = self.offset - self.scale * value
+        return jnp.concatenate([jnp.reshape(f, (1,)), jnp.reshape(aux[self.measures_key], (-1,))])
+
+    def state_is_finite(self, state: QDState):
+        return jnp.all(jnp.isfinite(state.emitters.opt.theta))
+
+    def init(self, key, latent0, params) -> QDState:
+        del params
+        return init_state(key, latent0, self.config)
+
+    def ask(self, key, state: QDState, params, *, phase: int = 0):
+        del params
+        if phase == 0:  # ask_dqd: every emitter's theta
+            return state.emitters.opt.theta, state
+        e = self.config.num_emitters
+        sols, emitters = jax.vmap(lambda k, s: em.ask(k, s, self.config.emitter))(
+            jax.random.split(key, e), state.emitters)
+        return sols.reshape((-1,) + sols.shape[2:]), state._replace(emitters=emitters)
+
+    def tell(self, key, candidates, evaluation: protocol.Evaluation, state: QDState, params, *,
+             phase: int = 0):
+        del params
+        cfg = self.config
+        if phase == 0:
+            obj, meas = evaluation.outputs[:, 0], evaluation.outputs[:, 1:]
+            state, _ = _add_both(state, cfg, candidates, obj, meas)
+            emitters = jax.vmap(lambda s, j: em.tell_dqd(s, j[None], cfg.emitter))(
+                state.emitters, evaluation.jacobians)
+            jac_norm = jnp.mean(jnp.linalg.norm(evaluation.jacobians, axis=-1))  # raw rows
+            return state._replace(emitters=emitters), {"jac_norm": jac_norm}
+        obj = self.offset - self.scale * evaluation.values
+        meas = jnp.reshape(evaluation.aux[self.measures_key], (obj.shape[0], -1))
+        state, info = _add_both(state, cfg, candidates, obj, meas)
+        e = cfg.num_emitters
+        info = jax.tree.map(lambda a: a.reshape(e, -1), info)
+        sols = candidates.reshape((e, -1) + candidates.shape[1:])
+        emitters = jax.vmap(lambda k, s, x, i: em.tell(k, s, state.archive, x, i, cfg.emitter))(
+            jax.random.split(key, e), state.emitters, sols, info)
+        state = state._replace(emitters=emitters, iteration=state.iteration + 1)
+        return state, metrics(state, cfg)
 
 
-@functools.partial(jax.jit, static_argnames=("eval_fn", "jac_fn", "config", "length"),
-                   donate_argnums=(0,))
-def _run_chunk(state, key, eval_fn, jac_fn, config, length):
-    def body(s, _):
-        return step(s, key, eval_fn, jac_fn, config)
-    return jax.lax.scan(body, state, None, length=length)
+def config_from(cfg) -> QDConfig:
+    """QDConfig from config sections ``archive`` (dims, ranges, learning_rate, threshold_min) and
+    ``emitter`` (sigma0, lr, batch_size, num_emitters)."""
+    a, e = cfg["archive"], cfg["emitter"]
+    return QDConfig(
+        archive=qa.ArchiveSpec(dims=tuple(a["dims"]), ranges=tuple(map(tuple, a["ranges"])),
+                               learning_rate=a["learning_rate"], threshold_min=a["threshold_min"]),
+        emitter=em.EmitterConfig(sigma0=e["sigma0"], lr=e["lr"], batch_size=e.get("batch_size")),
+        num_emitters=e.get("num_emitters", 1),
+    )
 
 
-def run(key: jax.Array, theta0: jax.Array, eval_fn: Callable, jac_fn: Callable,
-        config: QDConfig, num_iters: int, chunk_size: int = 500, state: QDState | None = None):
-    """Runs ``num_iters`` iterations as jitted ``lax.scan`` chunks (state buffers donated).
-
-    Randomness is a pure function of (key, iteration), so a run resumed from ``state`` with the
-    same ``key`` reproduces an uninterrupted run. ``eval_fn``/``jac_fn`` are jit static
-    arguments: pass the same function objects to reuse the compiled chunk.
-
-    Args:
-        key: run key; split into an init key and the loop key.
-        theta0: ``[D]`` or ``[E, D]`` initial solution point(s).
-        eval_fn, jac_fn: evaluation functions (module docstring).
-        config: static config.
-        num_iters: iterations to run.
-        chunk_size: iterations per compiled scan (the last chunk may be shorter).
-        state: optional state to resume from (then ``theta0`` is ignored).
-
-    Returns:
-        ``(state, metrics)`` with metrics stacked over iterations (host numpy arrays).
-
-    Examples:
-        >>> import jax, jax.numpy as jnp
-        >>> from jaxlatent.search import qd
-        >>> def jac_fn(x, key):
-        ...     f, m = -jnp.sum(x**2, 1), x[:, :2]
-        ...     j = jnp.concatenate([-2 * x[:, None], jnp.eye(2, 4)[None].repeat(len(x), 0)], 1)
-        ...     return f, m, j
-        >>> eval_fn = lambda x, key: jac_fn(x, key)[:2]
-        >>> cfg = qd.QDConfig(qd.ArchiveSpec((5, 5), ((-1, 1), (-1, 1)), 0.1, -10.0),
-        ...                   qd.EmitterConfig(sigma0=0.1, lr=0.1, batch_size=4))
-        >>> state, m = qd.run(jax.random.key(0), jnp.zeros(4), eval_fn, jac_fn, cfg, 20)
-        >>> m["coverage"].shape
-        (20,)
-    """
-    import numpy as np  # host-side concatenation of the metric chunks only
-
-    init_key, loop_key = jax.random.split(key)
-    if state is None:
-        state = init(init_key, theta0, config)
-    chunks = []
-    done = 0
-    while done < num_iters:
-        n = min(chunk_size, num_iters - done)
-        state, m = _run_chunk(state, loop_key, eval_fn, jac_fn, config, n)
-        chunks.append(jax.device_get(m))
-        done += n
-    out = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]} if chunks else {}
-    return state, out
+def build(cfg) -> CmaMaega:
+    """`CmaMaega` from a config with ``archive`` and ``emitter`` sections, ``offset``, ``scale``."""
+    return CmaMaega(config_from(cfg), offset=float(cfg.get("offset", 0.0)),
+                    scale=float(cfg.get("scale", 1.0)))

@@ -1,0 +1,1 @@
+"""Gradient-free population strategies of the search protocol (one module each)."""
