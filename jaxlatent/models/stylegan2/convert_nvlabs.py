@@ -132,8 +132,15 @@ def infer_discriminator_config(state: Mapping[str, Any], mbstd_group: int | None
                                         conv_clamp=conv_clamp)
 
 
+def _require(kw: Mapping[str, Any], keys: tuple[str, ...], net: str) -> None:
+    missing = [k for k in keys if k not in kw]
+    if missing:
+        raise ValueError(f"NVlabs {net}.init_kwargs lacks {missing} (has {sorted(kw)})")
+
+
 def generator_config_from_init_kwargs(kw: Mapping[str, Any]) -> dict:
     """`presets.generator_config` from NVlabs ``G.init_kwargs`` (a dict)."""
+    _require(kw, ("z_dim", "w_dim", "img_resolution"), "G")
     mk, sk = dict(kw.get("mapping_kwargs", {})), dict(kw.get("synthesis_kwargs", {}))
     if kw.get("c_dim", 0) or sk.get("architecture", "skip") != "skip" or kw.get("img_channels", 3) != 3:
         raise NotImplementedError("only unconditional RGB 'skip' StyleGAN2 generators are supported")
@@ -146,6 +153,7 @@ def generator_config_from_init_kwargs(kw: Mapping[str, Any]) -> dict:
 
 def discriminator_config_from_init_kwargs(kw: Mapping[str, Any]) -> dict:
     """`presets.discriminator_config` from NVlabs ``D.init_kwargs`` (a dict)."""
+    _require(kw, ("img_resolution",), "D")
     ek = dict(kw.get("epilogue_kwargs", {}))
     if kw.get("c_dim", 0) or kw.get("architecture", "resnet") != "resnet":
         raise NotImplementedError("only unconditional 'resnet' StyleGAN2 discriminators are supported")
