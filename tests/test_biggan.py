@@ -146,7 +146,8 @@ def test_biggan_pytorch_output_bn_eps_with_tfhub_bn_eps():
         want = _nhwc(tg(torch.from_numpy(z), y_t))
         out_bn.eps = 1e-4  # what the port did before: the image this test must tell apart
         wrong = _nhwc(tg(torch.from_numpy(z), y_t))
-    out, _ = _jit_apply(make_module(cfg))(variables, z, embed_classes(variables, jnp.asarray(labels)))
+    y = embed_classes(variables, jnp.asarray(labels))
+    out, _ = _jit_apply(make_module(cfg))(variables, z, y)
     np.testing.assert_allclose(out, want, atol=OUT_ATOL)
     assert float(np.max(np.abs(wrong - want))) > 100 * OUT_ATOL
     assert float(np.abs(want).std()) > 0.05
