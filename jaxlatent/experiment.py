@@ -7,6 +7,7 @@ import os
 
 import ml_collections
 
+from jaxlatent import validate
 from jaxlatent.workdir import Workdir
 
 # method name -> module with ``run(config, workdir) -> summary``.
@@ -19,10 +20,23 @@ METHODS = {
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
-    """Runs (or resumes) ``config`` in ``workdir`` and returns its summary."""
+    """Runs (or resumes) ``config`` in ``workdir`` and returns its summary.
+
+    The config is validated first (`jaxlatent.validate.check_config`: nothing is written when it
+    fails), then the workdir is locked for this process (another live run on it is an error that
+    names its pid), then ``config.json`` is written or compared with the resumed run's.
+
+    Raises:
+      KeyError: an unknown method.
+      jaxlatent.validate.ConfigError: an invalid field, named with its value.
+      RuntimeError: another process holds the workdir.
+      ValueError: the workdir holds results of a different config.
+    """
     if config.method not in METHODS:
         raise KeyError(f"unknown method {config.method!r}; known methods: {sorted(METHODS)}")
+    validate.check_config(config)
     wdir = Workdir(os.path.expanduser(workdir))
-    wdir.write_config(config.to_dict())
-    module = importlib.import_module(METHODS[config.method])
-    return module.run(config, wdir)
+    with wdir.lock():
+        wdir.write_config(config.to_dict())
+        module = importlib.import_module(METHODS[config.method])
+        return module.run(config, wdir)
