@@ -23,8 +23,19 @@ def parse_arg(arg: str | None, **spec) -> ml_collections.ConfigDict:
         if types[name] is bool:
             values[name] = text.strip().lower() not in ("0", "false", "no") if text else True
         else:
-            values[name] = types[name](text)
+            values[name] = _typed(name, text, types[name], values[name])
     return ml_collections.ConfigDict(values)
+
+
+def _typed(name: str, text: str, kind: type, default):
+    """``kind(text)``, or a ValueError naming the argument, its value and the expected type."""
+    try:
+        return kind(text.strip())
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"config argument {name}={text!r} is not a valid {kind.__name__}; expected e.g. "
+            f"{name}={default}"
+        ) from None
 
 
 def training_config(arg: str | None, *, task: str, steps: int, **train) -> ml_collections.ConfigDict:

@@ -21,6 +21,7 @@ latents); the rest of the library never sees a Flax Module.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any, Callable, NamedTuple
 
 
@@ -81,8 +82,17 @@ def resolve(name: str) -> Callable[..., Model]:
 
 
 def load_model(name: str, path: str | None = None, **options: Any) -> Model:
-    """Builds the model ``name`` (see the module docstring for ``path`` / ``key`` semantics)."""
-    return resolve(name)(path, **options)
+    """Builds the model ``name`` (see the module docstring for ``path`` / ``key`` semantics).
+
+    Raises:
+      IsADirectoryError: ``path`` is a directory (the builder reports a missing file).
+    """
+    builder = resolve(name)
+    if path and os.path.isdir(path):
+        raise IsADirectoryError(
+            f"the weights path {path!r} for model {name!r} is a directory; expected an .npz "
+            "file (converted by weights_convert/, or params.npz of a training run)")
+    return builder(path, **options)
 
 
 def available() -> list[str]:
