@@ -13,6 +13,8 @@ real feature bank to the user (peer-code.md §1.5); here they are made from the 
 from __future__ import annotations
 
 import functools
+import zipfile
+import zlib
 from typing import Any, NamedTuple
 
 import jax
@@ -105,11 +107,45 @@ def batched(fn, inputs, batch: int = 250) -> np.ndarray:
 def real_features(cfg, nets: Networks, extract, ctx, key) -> np.ndarray:
     """Real feature bank: a features file (``data.real_features``, npz key ``feature``) or rendered."""
     if cfg.data.real_features:
-        with np.load(cfg.data.real_features, allow_pickle=False) as f:
-            return np.asarray(f["feature"], np.float32)[: cfg.data.num_real]
+        return load_feature_bank(cfg.data.real_features, cfg.data.num_real, cfg.data.k)
     fn = jax.jit(lambda c, k: extract(c, shapes.sample(k, 250, cfg.data.bias)[0]))
     n = cfg.data.num_real
     return np.concatenate([np.asarray(fn(ctx, jax.random.fold_in(key, i))) for i in range(0, n, 250)])[:n]
+
+
+def load_feature_bank(path: str, num: int, k: int) -> np.ndarray:
+    """The first ``num`` rows of the ``feature`` array [N, D] of ``path``, checked.
+
+    Raises:
+      ValueError: unreadable file, no ``feature`` key, not 2-D, non-finite rows, or fewer than
+        ``k + 1`` rows (the k-NN radii need k neighbours).
+    """
+    what = f"real feature bank {path!r} (--config.data.real_features)"
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "feature" not in f.files:
+                raise ValueError(f"{what} has no array 'feature' (it has {sorted(f.files)}); "
+                                 "expected an .npz with key 'feature' of shape [N, D]")
+            bank = np.asarray(f["feature"], np.float32)[:num]
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise ValueError(f"{what} is not a readable .npz ({type(err).__name__}: {err})") from None
+    if bank.ndim != 2:
+        raise ValueError(f"{what}: 'feature' has shape {bank.shape}; expected [N, D]")
+    bad = int(np.sum(~np.all(np.isfinite(bank), axis=1)))
+    if bad:
+        raise ValueError(f"{what}: {bad} of {len(bank)} rows hold NaN or inf; expected finite "
+                         "features")
+    if len(bank) <= k:
+        raise ValueError(f"{what} has {len(bank)} rows; the k-NN manifold (data.k = {k}) needs "
+                         f"at least {k + 1}")
+    return bank
+
+
+def check_bank_width(bank: np.ndarray, width: int, what: str) -> None:
+    """Raises ValueError unless the feature bank [N, D] has D == ``width`` (the feature net's)."""
+    if bank.shape[1] != width:
+        raise ValueError(f"{what} has {bank.shape[1]}-d features but the feature network "
+                         f"outputs {width}-d features; extract the bank with the same network")
 
 
 @functools.lru_cache(maxsize=16)
@@ -134,9 +170,13 @@ def make_banks(cfg, nets, generate, extract, ctx, key) -> Banks:
     real_key, fake_key, ref_key = jax.random.split(key, 3)
     shape = latent_shape(nets.generator)
     real = real_features(cfg, nets, extract, ctx, real_key)
-    manifold = rarity.real_manifold(real, k=cfg.data.k)
+    if cfg.search.k_prime > cfg.data.num_fake:
+        raise ValueError(f"search.k_prime = {cfg.search.k_prime} exceeds data.num_fake = "
+                         f"{cfg.data.num_fake}: d* needs at least k' fake features")
     fake_z = jax.random.normal(fake_key, (cfg.data.num_fake,) + shape)
     fake = sample_features(generate, extract, ctx, fake_z)
+    check_bank_width(real, fake.shape[1], f"the real feature bank {cfg.data.real_features!r}")
+    manifold = rarity.real_manifold(real, k=cfg.data.k)
     refs = np.asarray(jax.random.normal(ref_key, (cfg.search.num_references,) + shape))
     ref_f = sample_features(generate, extract, ctx, refs)
     dstar = np.asarray(knn.kth_neighbour_distance(ref_f, fake, cfg.search.k_prime))
