@@ -1,10 +1,12 @@
 """jaxlatent's entry point: ``python run.py --config=configs/<experiment>.py[:args] --workdir=DIR``.
 
 Any config field can be overridden (``--config.search.num_steps=50``); the config is locked, so a
-misspelt field is an error. Re-running the same command on the same workdir resumes.
+misspelt field is an error. Re-running the same command on the same workdir resumes. Ctrl-C
+(SIGINT) stops with one line naming the newest checkpoint step and exit status 130.
 """
 
 import os
+import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -21,7 +23,20 @@ def main(argv):
 
     config = flags.FLAGS.config
     workdir = flags.FLAGS.workdir or os.path.join("runs", config.get("name", config.method))
-    experiment.run(config, workdir)
+    try:
+        experiment.run(config, workdir)
+    except KeyboardInterrupt:
+        from jaxlatent.workdir import newest_checkpoint_step
+
+        step = newest_checkpoint_step(workdir)
+        where = f"at step {step}" if step is not None else "before the first checkpoint"
+        print(f"interrupted {where} (the newest checkpoint in {workdir}); re-run the same "
+              "command to resume", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Exit now: every file of the run is written atomically and the lock is released, and
+        # waiting for orbax's background threads at shutdown only prints their tracebacks.
+        os._exit(130)
 
 
 if __name__ == "__main__":
