@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -27,14 +28,35 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from jaxlatent.models.biggan import convert_biggan_pytorch, convert_hf, presets  # noqa: E402
-from jaxlatent.params import save_params  # noqa: E402
+from jaxlatent.params import check_torch_file, save_params  # noqa: E402
 
 
 def _load_state(path: str) -> dict[str, np.ndarray]:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    check_torch_file(path, "BigGAN checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"refusing to load {path!r}: it holds Python objects other than "
+                         f"tensors ({str(err).strip().splitlines()[0]})") from None
+    except (RuntimeError, EOFError) as err:
+        raise ValueError(f"BigGAN checkpoint {path!r} is unreadable ({err})") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"BigGAN checkpoint {path!r} holds a {type(state).__name__}, "
+                         "expected a state dict")
     if "state_dict" in state:
         state = state["state_dict"]
-    return {k: v.numpy() for k, v in state.items()}
+    return {k: v.numpy() for k, v in state.items() if hasattr(v, "numpy")}
+
+
+def convert_state(state: dict, args) -> tuple[dict, dict]:
+    """Converts by ``args.format``; a missing tensor is a ValueError naming the key and format."""
+    try:
+        return (_biggan_pytorch if args.format == "biggan-pytorch" else _hf)(state, args)
+    except KeyError as err:
+        raise ValueError(
+            f"BigGAN checkpoint {args.input!r} lacks the tensor {err.args[0]!r} that a "
+            f"--format {args.format} generator has; check the file and --format "
+            f"(the file has {len(state)} tensors, e.g. {sorted(state)[:3]})") from None
 
 
 def _biggan_pytorch(state: dict, args) -> tuple[dict, dict]:
@@ -72,7 +94,7 @@ def main(argv=None) -> None:
     parser.add_argument("--sn-eps", type=float, help="biggan-pytorch: SN_eps (default by layout)")
     args = parser.parse_args(argv)
     state = _load_state(args.input)
-    variables, cfg = (_biggan_pytorch if args.format == "biggan-pytorch" else _hf)(state, args)
+    variables, cfg = convert_state(state, args)
     save_params(args.output, variables, config=cfg, source=os.path.basename(args.input),
                 format=args.format)
     print(f"wrote {args.output}")

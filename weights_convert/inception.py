@@ -17,7 +17,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from jaxlatent import params as params_lib  # noqa: E402
-from weights_convert.common import load_state_dict, sha256  # noqa: E402
+from weights_convert.vgg import load_state_dict, sha256  # noqa: E402 (clear file errors)
 from jaxlatent.models import inception  # noqa: E402
 
 

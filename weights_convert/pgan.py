@@ -6,17 +6,18 @@ Usage::
         [--net avgG|netG] [--discriminator-output pgan-celebahq-256-D.npz]
 
 The zoo checkpoint is a pickle ``{"config": BaseConfig, "netG", "netD", "avgG"}``. Its config
-object is a ``models.utils.config.BaseConfig``; a stand-in class is registered so the file
-unpickles without the zoo installed (``torch.load(weights_only=False)``: only load files you
-trust). The generator defaults to ``avgG`` (the EMA weights the zoo samples with).
+object is a ``models.utils.config.BaseConfig``; the file is read with ``torch.load(...,
+weights_only=True)`` and only that one class allow-listed (mapped to a plain attribute bag), so
+a file that carries any other Python object is refused and never runs code. The generator
+defaults to ``avgG`` (the EMA weights the zoo samples with).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import sys
-import types
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -27,16 +28,39 @@ from jaxlatent.models.pgan import convert  # noqa: E402
 from jaxlatent.params import save_params  # noqa: E402
 
 
+from jaxlatent.params import check_torch_file  # noqa: E402
+
+ZOO_CONFIG = "models.utils.config.BaseConfig"
+ZOO_KEYS = ("config", "netG", "netD", "avgG")
+
+
 class BaseConfig:
     """Stand-in for ``models.utils.config.BaseConfig`` (a plain attribute bag)."""
 
 
-def _register_zoo_config() -> None:
-    for name in ("models", "models.utils"):
-        sys.modules.setdefault(name, types.ModuleType(name))
-    module = types.ModuleType("models.utils.config")
-    module.BaseConfig = BaseConfig
-    sys.modules.setdefault("models.utils.config", module)
+def load_checkpoint(path: str) -> dict:
+    """Reads a zoo checkpoint without executing pickled code.
+
+    Raises:
+      ValueError: not a torch file, a pickle with objects other than tensors, containers and the
+        zoo's ``BaseConfig`` (refused unexecuted), or a file without the zoo's keys.
+    """
+    check_torch_file(path, "PGAN checkpoint")
+    try:
+        with torch.serialization.safe_globals([(BaseConfig, ZOO_CONFIG)]):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0]
+        raise ValueError(f"refusing to load PGAN checkpoint {path!r}: it holds Python objects "
+                         f"that are not tensors or the zoo's config ({first})") from None
+    except (RuntimeError, EOFError) as err:
+        raise ValueError(f"PGAN checkpoint {path!r} is unreadable ({err})") from None
+    missing = [k for k in ZOO_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        have = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError(f"PGAN checkpoint {path!r} lacks {missing} (it has {have}); expected a "
+                         f"pytorch_GAN_zoo checkpoint with keys {list(ZOO_KEYS)}")
+    return ckpt
 
 
 def _numpy(state) -> dict[str, np.ndarray]:
@@ -50,8 +74,7 @@ def main(argv=None) -> None:
     parser.add_argument("--net", default="avgG", choices=["avgG", "netG"])
     parser.add_argument("--discriminator-output", help="also write netD to this .npz")
     args = parser.parse_args(argv)
-    _register_zoo_config()
-    ckpt = torch.load(args.input, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(args.input)
     zoo = ckpt["config"] if isinstance(ckpt["config"], dict) else vars(ckpt["config"])
     cfg = convert.config_from_zoo(zoo)
     print(f"PGAN config: {cfg}")

@@ -17,8 +17,30 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from jaxlatent import params as params_lib  # noqa: E402
-from weights_convert.common import load_state_dict, sha256  # noqa: E402,F401
+import pickle  # noqa: E402
+
+from weights_convert import common  # noqa: E402
+from weights_convert.common import sha256  # noqa: E402,F401
 from jaxlatent.models import torchvision_convert as tc  # noqa: E402
+
+
+def load_state_dict(path):
+    """`weights_convert.common.load_state_dict` with clear errors (also used by alexnet, lpips
+    and inception).
+
+    Raises:
+      FileNotFoundError, ValueError: naming the file when it is missing, empty, a text file, a
+        truncated archive, or holds Python objects other than tensors (refused, not run).
+    """
+    params_lib.check_torch_file(path)
+    try:
+        return common.load_state_dict(path)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"refusing to load {path!r}: it holds Python objects other than tensors "
+                         f"({str(err).strip().splitlines()[0]})") from None
+    except (RuntimeError, EOFError, AttributeError, TypeError) as err:
+        raise ValueError(f"{path!r} is not a readable state dict ({type(err).__name__}: "
+                         f"{err})") from None
 
 
 def add_small_config_flags(parser):
