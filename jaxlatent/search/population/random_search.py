@@ -7,8 +7,15 @@ draws N(0, I) latents and keeps the best one. With ``centred = True`` the draws 
 candidate evaluated so far (the runner's ``best_latent``: pessimistic and optimistic bests
 coincide for deterministic losses).
 
+The paper's random search and nevergrad 1.0.12's ``RandomSearch`` (``optimization/oneshot.py``
+``_RandomSearch`` with its defaults: ``sampler="parametrization"``, scale 1, no middle point, no
+opposition, ``recommendation_rule="pessimistic"``) are the same algorithm for an unbounded
+array: i.i.d. N(0, I) candidates in standardised space, the best one kept.
+
 One iteration asks ``population`` candidates ``[P, *latent]``; a budget of B evaluations is
-``B / P`` iterations. State: the centre only (the runner tracks the best).
+``B / P`` iterations (nevergrad with ``num_workers = P``: its draws do not depend on the tells,
+so batching changes nothing). State: the centre and the best so far (``recommend``; nevergrad's
+tie rule ``<=``).
 """
 
 from __future__ import annotations
@@ -20,10 +27,13 @@ import jax
 import jax.numpy as jnp
 
 from jaxlatent.search import protocol
+from jaxlatent.search.population import common
 
 
 class RandomSearchState(NamedTuple):
     centre: jax.Array  # [*latent]
+    best_x: jax.Array  # [*latent] best candidate so far (the centre before any tell)
+    best_value: jax.Array  # [] its loss, +inf before any tell
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +52,7 @@ class RandomSearch(protocol.StrategyBase):
     def init(self, key, latent0, params) -> RandomSearchState:
         del key, params
         centre = latent0 if self.centred else jnp.zeros_like(latent0)
-        return RandomSearchState(centre)
+        return RandomSearchState(centre, centre, jnp.float32(jnp.inf))
 
     def ask(self, key, state: RandomSearchState, params, *, phase: int = 0):
         del phase
@@ -51,8 +61,16 @@ class RandomSearch(protocol.StrategyBase):
         return state.centre + params["sigma"] * noise, state
 
     def tell(self, key, candidates, evaluation, state, params, *, phase: int = 0):
-        del key, candidates, params, phase
+        del key, params, phase
+        values = common.finite_or_inf(evaluation.values)
+        flat = candidates.reshape(candidates.shape[0], -1)
+        best, value = common.update_best(common.flat(state.best_x), state.best_value, flat, values)
+        state = state._replace(best_x=best.reshape(state.centre.shape), best_value=value)
         return state, {"population_best": jnp.min(evaluation.values)}
+
+    def recommend(self, state: RandomSearchState) -> jax.Array:
+        """The best candidate evaluated (``[*latent]``)."""
+        return state.best_x
 
 
 def build(cfg) -> RandomSearch:
