@@ -16,6 +16,9 @@ METHODS = {
     "divrare": "jaxlatent.methods.divrare",
     "qdgs": "jaxlatent.methods.qdgs",
     "debias": "jaxlatent.methods.debias",
+    "biggan_am": "jaxlatent.methods.biggan_am",
+    "inspire": "jaxlatent.methods.inspire",
+    "hevol": "jaxlatent.methods.hevol",
 }
 
 
@@ -37,6 +40,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     validate.check_config(config)
     wdir = Workdir(os.path.expanduser(workdir))
     with wdir.lock():
-        wdir.write_config(config.to_dict())
+        wdir.write_config(config.to_dict(), replace_unused=True)
         module = importlib.import_module(METHODS[config.method])
         return module.run(config, wdir)

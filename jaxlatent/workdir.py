@@ -73,11 +73,14 @@ class Workdir:
             os.close(fd)  # closing the descriptor releases the lock
 
     # -- config -------------------------------------------------------------------------------
-    def write_config(self, config_dict: dict) -> None:
+    def write_config(self, config_dict: dict, replace_unused: bool = False) -> None:
         """Writes config.json, or checks it equals the one of the run being resumed.
 
-        A different config replaces the old one only while the workdir holds no results yet (no
-        file besides config.json and the lock: e.g. a run that failed before its first step).
+        Args:
+          config_dict: the resolved config.
+          replace_unused: a different config replaces the old one while the workdir holds no
+            results yet (no file besides config.json and the lock: e.g. a run that failed
+            before its first step); otherwise a different config is always refused.
         """
         path = self.file("config.json")
         text = json.dumps(config_dict, indent=2, sort_keys=True, default=str)
@@ -86,7 +89,7 @@ class Workdir:
                 old = f.read()
             if old == text:
                 return
-            if self.has_results():
+            if not replace_unused or self.has_results():
                 raise ValueError(
                     f"{self.path} holds a run with a different config (see its config.json); "
                     "use a new --workdir, or the same config to resume"
