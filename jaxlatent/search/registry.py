@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from jaxlatent.search import gradient
+from jaxlatent.search.population import hevol
 from jaxlatent.search.population import names as population_names
 from jaxlatent.search.population import random_search
 from jaxlatent.search.qd import scheduler as qd_scheduler
@@ -22,6 +23,7 @@ def _gradient(cfg):
 STRATEGIES: dict[str, Callable] = {
     **{name: _gradient for name in gradient.NAMES},
     "random_search": random_search.build,
+    "hevol": hevol.build,
     "cma_maega": qd_scheduler.build,
     **population_names.BUILDERS,
 }
