@@ -1,5 +1,6 @@
 """DivRare: the loss terms (paper eq. 2 and the official scaling) and an end-to-end smoke run."""
 
+import json
 import os
 
 import jax
@@ -80,3 +81,29 @@ def test_divrare_smoke_end_to_end(tmp_path, random_embedded):
         assert f["starts"].shape == (2, 3, 6)
         assert np.all(np.isfinite(f["final_latents"]))
     assert "baseline (random G samples)" in summary["results"]
+    # Every logged metric is finite at every step, and every curve of the figure has values
+    # (the in-manifold rarity was all NaN when the boolean "inside" was not logged).
+    rows = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    assert [r["step"] for r in rows] == list(range(1, 5))
+    assert {"inside", "rarity_masked", "accept", "loss", "logp"} <= set(rows[0])
+    assert all(np.isfinite(v) for r in rows for v in r.values())
+    curves = json.loads(open(tmp_path / "curves.json").read())
+    inside = np.asarray([r["inside"] for r in rows])
+    for name, series in curves.items():
+        finite = np.isfinite(np.asarray(series, float))
+        if name == "rarity (in manifold)":  # defined exactly where some start is in the manifold
+            np.testing.assert_array_equal(finite, inside > 0)
+        else:
+            assert len(series) == 4 and finite.all(), name
+    report = open(tmp_path / "report.md").read()
+    assert "![" in report and "references.png" in report
+
+
+def test_rarity_curve_is_the_mean_over_in_manifold_starts():
+    from jaxlatent.methods import divrare_eval as ev
+
+    rows = [{"loss": 1.0, "logp": 2.0, "accept_frac": 0.5, "inside": 0.25, "rarity_masked": 1.5},
+            {"loss": 1.0, "logp": 2.0, "accept_frac": 0.0, "inside": 0.0, "rarity_masked": 0.0}]
+    curves = ev.curves(rows)
+    np.testing.assert_allclose(curves["rarity (in manifold)"][0], 6.0)  # 1.5 / 0.25
+    assert np.isnan(curves["rarity (in manifold)"][1])

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlatent import images as img_io
+from jaxlatent import outputs
 from jaxlatent.methods import divrare_eval as ev
 from jaxlatent.methods import divrare_setup as setup
 from jaxlatent.objectives import divrare as dr
@@ -75,32 +75,57 @@ def run(config, workdir: Workdir) -> dict:
         _write_outputs(sub, state, starts, banks, kept, baseline, nets)
     summary = {"results": results, "dstar_mean": float(np.mean(banks.dstar)),
                "num_real": len(banks.manifold.features), "num_fake": len(banks.fake)}
-    workdir.write_json("summary.json", summary)
     table = ev.results_table(results)
     with open(workdir.file("results.md"), "w") as f:
         f.write(table + "\n")
+    _write_report(config, workdir, results, table)
+    outputs.write_summary(workdir, summary)
     print(table)
     return summary
 
 
+def _write_report(config, workdir: Workdir, results: dict, table: str) -> None:
+    last = list(results)[-1]
+    headline = {f"{last}: {k}": v for k, v in results[last].items()}
+    prefix = f"{last}/" if config.ablation else ""
+    figures = [(f"{prefix}references.png", "references and their kept rare variants"),
+               (f"{prefix}curves.png", "per-step curves"), (f"{prefix}baseline.png", "baseline")]
+    outputs.write_report(workdir, "DivRare: diverse rare samples", config.to_dict(), headline,
+                         figures, notes="Results (results.md):\n\n" + table)
+
+
+CURVES = outputs.Curves(
+    "curves.png", ["loss", "logp", "rarity (in manifold)", "accept_frac", "best_found_frac"],
+    "DivRare: per-step means over all starts",
+    units={"logp": "nats", "accept_frac": "share of starts", "best_found_frac": "share of starts"},
+    derived={"rarity (in manifold)": lambda r: r["rarity_masked"] / r["inside"]
+             if r["inside"] > 0 else float("nan")})
+
+
 def _write_outputs(wdir: Workdir, state, starts, banks, kept, baseline, nets) -> None:
     found = np.asarray(state.best_step) >= 0
-    wdir.save_arrays(
-        "latents.npz", references=banks.references, dstar=banks.dstar, starts=starts,
+    outputs.save_arrays(
+        wdir, "latents.npz", references=banks.references, dstar=banks.dstar, starts=starts,
         best_latents=np.asarray(state.best_latent), best_values=np.asarray(state.best_value),
         best_step=np.asarray(state.best_step), found=found,
         final_latents=np.asarray(state.strategy.latents),
     )
     rng = nets.output_range
     ref_images = ev.render(nets, banks.references)
-    grid_rows = []
+    values = np.asarray(state.best_value)
+    grid_rows, captions = [], []
     for g in range(found.shape[0]):
         variants = kept.images[kept.group == g]
-        grid_rows.append(np.concatenate([ref_images[g : g + 1], variants]) if len(variants) else ref_images[g : g + 1])
-    img_io.save_grid(wdir.file("references.png"), grid_rows, rng)
+        grid_rows.append(np.concatenate([ref_images[g : g + 1], variants]))
+        captions.append(["reference"] + [f"loss {v:.3g}" for v in values[g][found[g]]])
+    outputs.save_image_grid(wdir.file("references.png"), grid_rows, rng,
+                            title="each row: a reference | its kept rare variants (best loss)",
+                            row_labels=[f"ref {g}" for g in range(len(grid_rows))],
+                            captions=captions)
     per_row = starts.shape[1] + 1
-    img_io.save_grid(wdir.file("baseline.png"),
-                     [baseline.images[i : i + per_row] for i in range(0, min(len(baseline.images), 8 * per_row), per_row)], rng)
-    curves = ev.curves(wdir.read_metrics())  # the whole stored history, also after a resume
-    img_io.save_curves(wdir.file("curves.png"), curves, "DivRare: per-step means over all starts")
-    wdir.write_json("curves.json", curves)
+    outputs.save_image_grid(
+        wdir.file("baseline.png"),
+        [baseline.images[i : i + per_row] for i in range(0, min(len(baseline.images), 8 * per_row), per_row)],
+        rng, title="baseline: random samples G(z), z ~ N(0, I)")
+    outputs.history_figures(wdir, CURVES)  # the whole stored history, also after a resume
+    wdir.write_json("curves.json", ev.curves(wdir.read_metrics()))

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlatent import images as img_io
+from jaxlatent import outputs
 from jaxlatent.methods import divrare_setup as setup
 from jaxlatent.objectives import qdgs_shapes
 from jaxlatent.search import qd, runner
@@ -61,6 +62,9 @@ def run(config, workdir) -> dict:
 
 
 MEASURE_NAMES = ("colour (red +)", "squareness")
+CURVES = outputs.Curves("curves.png", ["qd_score", "coverage", "num_elites"],
+                        "QDGS: QD score and coverage per iteration", x="step",
+                        units={"coverage": "share of cells", "qd_score": "normalised"})
 
 
 def write_heatmaps(workdir, res, spec: qd.ArchiveSpec, names) -> list[str]:
@@ -77,7 +81,8 @@ def write_heatmaps(workdir, res, spec: qd.ArchiveSpec, names) -> list[str]:
         name = f"heatmap_{i}_{j}.png"
         img_io.save_heatmap(workdir.file(name), np.where(np.isfinite(best), best, np.nan),
                             x_label=names[i], y_label=names[j], x_range=spec.ranges[i],
-                            y_range=spec.ranges[j], title="QDGS archive: objective f per cell")
+                            y_range=spec.ranges[j], title="QDGS archive: objective f per cell",
+                            colorbar_label="objective f = 100 − 50·loss (best over other measures)")
         files.append(name)
     shutil.copyfile(workdir.file(files[0]), workdir.file("heatmap.png"))
     return files
@@ -98,10 +103,7 @@ def _write_outputs(config, workdir, state, config_qd, nets, measure_acc) -> dict
     workdir.save_arrays("archive.npz", solutions=res.solutions, objectives=res.objectives,
                         measures=res.measures, occupied=occupied)
     heatmaps = write_heatmaps(workdir, res, config_qd.archive, MEASURE_NAMES)
-    rows = workdir.read_metrics()
-    img_io.save_curves(workdir.file("curves.png"),
-                       {"qd_score": [r["qd_score"] for r in rows], "coverage": [r["coverage"] for r in rows]},
-                       "QDGS: QD score and coverage per iteration")
+    outputs.history_figures(workdir, CURVES)
     sols = np.asarray(res.solutions)[occupied]
     measures = np.asarray(res.measures)[occupied]
     keep, labels = label_by_shape(measures[:, 1], config.label_margin)
@@ -116,19 +118,29 @@ def _write_outputs(config, workdir, state, config_qd, nets, measure_acc) -> dict
                "dataset_size": int(keep.sum()), "dataset_squares": int(labels.sum()),
                "dataset_red": int((measures[keep][:, 0] > 0).sum()),
                "shape_measure_accuracy_on_rendered": measure_acc, "heatmaps": heatmaps}
-    workdir.write_json("summary.json", summary)
+    outputs.write_summary(workdir, summary)
+    headline = {k: summary[k] for k in ("qd_score", "coverage", "num_elites", "dataset_size",
+                                        "dataset_squares", "dataset_red")}
+    outputs.write_report(workdir, "QDGS on the embedded shapes domain", config.to_dict(), headline,
+                         [(h, f"archive {h}") for h in heatmaps]
+                         + [("curves.png", "QD score and coverage"),
+                            ("dataset.png", "decoded elites: the QDGS dataset")])
     print(summary)
     return summary
 
 
 def save_dataset_grid(path, images, measures, labels, per_row: int = 8) -> None:
     """Rows: triangles then squares, each sorted by colour from blue to red."""
-    rows = []
-    for label in (0, 1):
+    rows, names, captions = [], [], []
+    for label, name in ((0, "triangle"), (1, "square")):
         idx = np.flatnonzero(labels == label)
         idx = idx[np.argsort(measures[idx, 0])]
         pick = idx[np.linspace(0, len(idx) - 1, min(2 * per_row, len(idx))).astype(int)] if len(idx) else idx
-        rows += [images[pick[i:i + per_row]] for i in range(0, len(pick), per_row)]
-    save = [r for r in rows if len(r)]
-    if save:
-        img_io.save_grid(path, save)
+        for i in range(0, len(pick), per_row):
+            rows.append(images[pick[i:i + per_row]])
+            names.append(name)
+            captions.append([f"red {m:+.2f}" for m in measures[pick[i:i + per_row], 0]])
+    if rows:
+        outputs.save_image_grid(path, rows, title="QDGS dataset: labelled triangles, then squares "
+                                "(blue → red by the colour measure)", row_labels=names,
+                                captions=captions)

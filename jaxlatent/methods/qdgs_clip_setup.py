@@ -18,14 +18,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlatent import images as img_io
+from jaxlatent import outputs, plots
 from jaxlatent.models.registry import load_model
 from jaxlatent.objectives import qdgs_clip as qc
 from jaxlatent.search import qd, runner
 
 SG2_CONVERT = ("python weights_convert/stylegan2.py --format nvlabs --input "
-               "stylegan2-ffhq-256x256.pkl --nvlabs-repo PATH/TO/stylegan2-ada-pytorch "
-               "--output stylegan2_ffhq256.npz")
+               "stylegan2-ffhq-256x256.pkl --output stylegan2_ffhq256.npz")
 CLIP_CONVERT = "python weights_convert/clip.py --input ViT-B-32.pt --output clip_vit_b32.npz"
 OFFSET, SCALE = 100.0, 50.0  # official transform_obj: f = 100 − 50·loss
 
@@ -193,14 +192,17 @@ def write_outputs(config, workdir, state: qd.QDState, config_qd: qd.QDConfig, do
     heat = heat.reshape(dims[0], dims[1] if len(dims) > 1 else 1, -1)
     with np.errstate(all="ignore"):
         heat = np.where(np.isfinite(heat), heat, -np.inf).max(-1)  # best over measures 3..M
-    lo, hi = (obj.min(), obj.max()) if len(obj) else (0.0, 1.0)
-    grey = np.where(np.isfinite(heat), 0.15 + 0.85 * (heat - lo) / max(hi - lo, 1e-9), 1.0)
-    grey = np.repeat(np.repeat(grey, 8, 0), 8, 1)[None, ..., None].repeat(3, -1)
-    img_io.save_grid(workdir.file("heatmap.png"), [grey])
-    rows = workdir.read_metrics()
-    img_io.save_curves(workdir.file("curves.png"),
-                       {k: [r[k] for r in rows] for k in ("qd_score", "coverage")},
-                       "QDGS (StyleGAN2 + CLIP): QD score and coverage per iteration")
+    ranges = config_qd.archive.ranges
+    names = [f"measure {k}: {pos!r} − {neg!r}" for k, (pos, neg) in enumerate(config.prompts.measures)]
+    plots.heatmap(workdir.file("heatmap.png"), np.where(np.isfinite(heat), heat, np.nan),
+                  x_label=names[0], y_label=names[1] if len(names) > 1 else "",
+                  x_range=tuple(ranges[0]), y_range=tuple(ranges[1] if len(ranges) > 1 else (0, 1)),
+                  colorbar_label="f = 100 − 50·loss (best over the other measures)",
+                  title="QDGS faces archive")
+    outputs.history_figures(workdir, outputs.Curves(
+        "curves.png", ["qd_score", "coverage", "memory"],
+        "QDGS (StyleGAN2 + CLIP): QD score and coverage per iteration",
+        units={"coverage": "share of cells"}))
     labels = labels_of(meas, tuple(config.label_bins))
     workdir.save_arrays("dataset.npz", latents=sols, labels=labels, measures=meas, objectives=obj)
     if len(sols):
@@ -208,10 +210,17 @@ def write_outputs(config, workdir, state: qd.QDState, config_qd: qd.QDConfig, do
         pick = order[np.linspace(0, len(order) - 1, min(32, len(order))).astype(int)]
         images = np.asarray(domain.render(jnp.asarray(sols[pick])))
         rows_of_8 = [images[i:i + 8] for i in range(0, len(pick), 8)]
-        img_io.save_grid(workdir.file("elites.png"), rows_of_8)
+        captions = [[f"m0 {m:+.3f}" for m in meas[pick[i:i + 8], 0]] for i in range(0, len(pick), 8)]
+        outputs.save_image_grid(workdir.file("elites.png"), rows_of_8,
+                                title="archive elites sorted by measure 0 (low → high)",
+                                captions=captions)
     final = {k: float(v) for k, v in jax.device_get(qd.metrics(state, config_qd)).items()}
     summary = {"iterations": config.num_iters, **final,
                **domain.info, "label_counts": np.bincount(labels, minlength=9).tolist()}
-    workdir.write_json("summary.json", summary)
+    outputs.write_summary(workdir, summary)
+    outputs.write_report(workdir, "QDGS faces (StyleGAN2 W+ q-space, CLIP prompts)",
+                         config.to_dict(), {k: summary[k] for k in ("qd_score", "coverage",
+                                                                    "num_elites")},
+                         ["heatmap.png", "curves.png", "elites.png"])
     print(summary)
     return summary
