@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from jaxlatent.search import gradient
+from jaxlatent.search import gradient, gradient_reset
 from jaxlatent.search.population import hevol
 from jaxlatent.search.population import names as population_names
 from jaxlatent.search.population import random_search
@@ -25,6 +25,7 @@ STRATEGIES: dict[str, Callable] = {
     "random_search": random_search.build,
     "hevol": hevol.build,
     "cma_maega": qd_scheduler.build,
+    "gradient_reset": gradient_reset.build,
     **population_names.BUILDERS,
 }
 
