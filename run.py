@@ -13,12 +13,23 @@ from ml_collections import config_flags
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
 flags.DEFINE_string("workdir", None, "Output folder (default: runs/<config name>).")
+flags.DEFINE_bool("distributed", False, "Multi-host run: call jax.distributed.initialize first "
+                  "(arguments auto-detected on TPU pods, SLURM, ...; or give the three below). "
+                  "Every process runs the same command; process 0 writes the outputs.")
+flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (with --distributed).")
+flags.DEFINE_integer("num_processes", None, "Number of processes (with --distributed).")
+flags.DEFINE_integer("process_id", None, "This process's index (with --distributed).")
 flags.mark_flags_as_required(["config"])
 
 
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+    f = flags.FLAGS
+    if f.distributed:
+        from jaxlatent import sharding
+
+        sharding.initialize(f.coordinator_address, f.num_processes, f.process_id)
     from jaxlatent import experiment  # imported late so --help is fast
 
     config = flags.FLAGS.config

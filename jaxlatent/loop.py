@@ -100,26 +100,28 @@ def run_loop(
         manager = workdir.checkpoint_manager()
         start, state = wd.resume(workdir, manager, state)
     rows: list[dict] = []
-    writer = sharding.is_writer()  # multi-host: one process logs and shows progress
-    bar = tqdm(total=num_steps, initial=start, desc=desc, disable=not (progress and writer),
-               leave=False)
-    while start < num_steps:
-        length = min(chunk_size, num_steps - start)
-        state, metrics = run_chunk(state, jnp.int32(start), length, ctx)
-        metrics = jax.device_get(metrics)
-        _raise_if_not_finite(finite_check, state, metrics, start, length, workdir is not None)
-        chunk_rows = _rows(metrics, start, length)
-        rows += chunk_rows
-        start += length
-        if workdir is not None:
-            if writer:
+    # Multi-host: one process shows progress; each logs to its own Workdir path (process 0's
+    # is the run's), and every process saves its shards of the shared checkpoints.
+    bar = tqdm(total=num_steps, initial=start, desc=desc,
+               disable=not (progress and sharding.is_writer()), leave=False)
+    try:
+        while start < num_steps:
+            length = min(chunk_size, num_steps - start)
+            state, metrics = run_chunk(state, jnp.int32(start), length, ctx)
+            metrics = jax.device_get(metrics)
+            _raise_if_not_finite(finite_check, state, metrics, start, length, workdir is not None)
+            chunk_rows = _rows(metrics, start, length)
+            rows += chunk_rows
+            start += length
+            if workdir is not None:
                 workdir.append_metrics(chunk_rows)
-            wd.save_checkpoint(manager, start, state)  # every process saves its shards
-        bar.update(length)
-        bar.set_postfix({k: f"{v:.4g}" for k, v in list(chunk_rows[-1].items())[1:4]})
-    bar.close()
-    if manager is not None:
-        manager.close()
+                wd.save_checkpoint(manager, start, state)
+            bar.update(length)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in list(chunk_rows[-1].items())[1:4]})
+    finally:  # an interrupted save still shuts orbax down cleanly
+        bar.close()
+        if manager is not None:
+            manager.close()
     return state, rows
 
 

@@ -38,10 +38,18 @@ LOCK_NAME = ".lock"
 
 
 class Workdir:
-    """Paths and files of one run."""
+    """Paths and files of one run.
+
+    Multi-host runs (several JAX processes on one shared workdir): process 0 owns the workdir's
+    files; every other process writes its (identical, discarded) copies of the outputs into
+    ``process_<i>/`` inside it, so nothing is written twice. Checkpoints are shared: each
+    process saves and restores its own shards of ``checkpoints/``.
+    """
 
     def __init__(self, path: str):
-        self.path = os.path.abspath(path)
+        self.root = os.path.abspath(path)
+        index = jax.process_index()
+        self.path = self.root if index == 0 else os.path.join(self.root, f"process_{index}")
         os.makedirs(self.path, exist_ok=True)
 
     def file(self, name: str) -> str:
@@ -141,7 +149,7 @@ class Workdir:
     # -- checkpoints --------------------------------------------------------------------------
     def checkpoint_manager(self, max_to_keep: int = 2) -> ocp.CheckpointManager:
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
-        return ocp.CheckpointManager(self.file("checkpoints"), options=options)
+        return ocp.CheckpointManager(os.path.join(self.root, "checkpoints"), options=options)
 
 
 def newest_checkpoint_step(path: str) -> int | None:
