@@ -19,6 +19,10 @@ notebook itself is not in our references, so that parent assignment is our choic
 
 State: the parents ``[M, *latent]`` (M = μ when parents are kept, else 1). ``ask`` returns the
 parents first, then the mutants: candidate 0 is always the current parent (the recommendation).
+
+`jaxlatent.search.population.mu_lambda.MuPlusLambda` is Algorithm 1 with a numeric criterion
+(the μ best by value, each counted once, parent last); this strategy differs only where a
+person does: clicks are a multiset, the parent is shown first, and the notebook variant.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxlatent.search import protocol
+from jaxlatent.search.population import common
 
 
 class HevolState(NamedTuple):
@@ -39,31 +44,20 @@ class HevolState(NamedTuple):
 def discrete_mutation(key: jax.Array, parent: jax.Array, rate) -> jax.Array:
     """Replaces each coordinate by a fresh N(0, 1) draw with probability ``rate``.
 
-    The mask is redrawn until at least one coordinate changes (Algorithm 1, "repeat if no
-    variable was modified"), so the mutant always differs from ``parent`` (almost surely).
+    The mask is `common.redraw_until_any` (shared with `mu_lambda`): redrawn until at least one
+    coordinate changes (Algorithm 1, "repeat if no variable was modified").
 
     Args:
       key: PRNG key.
       parent: ``[*latent]`` the latent to mutate.
-      rate: scalar in (0, 1], the per-coordinate replacement probability.
+      rate: scalar in (0, 1], the per-coordinate replacement probability (may be traced).
 
     Returns:
       ``[*latent]`` the mutant.
     """
     k_noise, k_mask = jax.random.split(key)
     noise = jax.random.normal(k_noise, parent.shape, parent.dtype)
-
-    def draw(i):
-        return jax.random.bernoulli(jax.random.fold_in(k_mask, i), rate, parent.shape)
-
-    def cond(carry):
-        return ~jnp.any(carry[1])
-
-    def body(carry):
-        i, _ = carry
-        return i + 1, draw(i + 1)
-
-    _, mask = jax.lax.while_loop(cond, body, (0, draw(0)))
+    mask = common.redraw_until_any(k_mask, rate, parent.size).reshape(parent.shape)
     return jnp.where(mask, noise, parent)
 
 
