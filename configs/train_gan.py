@@ -1,4 +1,4 @@
-"""Train a tiny GAN (G and D) on 32 px shapes: ``arch=pgan|biggan|stylegan2``.
+"""Train a tiny GAN (G and D) on 32 px shapes: ``arch=pgan|biggan|stylegan2|biggan_am``.
 
     python run.py --config=configs/train_gan.py:arch=pgan --workdir=runs/train_gan_pgan \
         --config.export=True   # ships shapes_pgan_generator.npz + shapes_pgan_discriminator.npz
@@ -41,18 +41,30 @@ ARCHS = {
 }
 
 
+# Variants: an arch's recipe on other data, shipped under another name. ``biggan_am`` is the
+# BigGAN-AM test bed (docs/biggan_am.md): red triangles rare (5 % of the data: a weak class to
+# repair) and blue squares absent (a held-out class to re-purpose to); real and fake classes are
+# drawn from these masses (`jaxlatent.training.gan.sample_classes`).
+VARIANTS = {
+    "biggan_am": dict(base="biggan", weights_name="shapes_biggan_am",
+                      data=dict(bias=0.5, class_probs=(0.05, 0.475, 0.475, 0.0))),
+}
+
+
 def get_config(arg=None):
     items = [item for item in (arg or "").split(",") if item]
     arch = "pgan"
     for item in items:
         if item.strip().startswith("arch="):
             arch = item.split("=", 1)[1].strip()
-    if arch not in ARCHS:
-        raise ValueError(f"unknown GAN arch {arch!r}; known: {sorted(ARCHS)}")
-    spec = dict(ARCHS[arch])
+    if arch not in ARCHS and arch not in VARIANTS:
+        raise ValueError(f"unknown GAN arch {arch!r}; known: {sorted(ARCHS) + sorted(VARIANTS)}")
+    variant = dict(VARIANTS.get(arch, {}))
+    base = variant.pop("base", arch)
+    spec = {"data": dict(bias=0.5), **ARCHS[base], **variant}
     rest = ",".join(item for item in items if not item.strip().startswith("arch="))
-    config = training_config(rest, task="gan", steps=spec.pop("steps"), arch=arch, resolution=32,
-                             eval_size=2000, data=dict(bias=0.5), **spec)
+    config = training_config(rest, task="gan", steps=spec.pop("steps"), arch=base, resolution=32,
+                             eval_size=2000, **spec)
     config.name = f"train_gan_{arch}"
     config.train.export = config.get_ref("export")  # the task also ships the discriminator
     return config

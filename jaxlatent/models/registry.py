@@ -46,6 +46,8 @@ MODELS: dict[str, str] = {
     "shapes_pgan_discriminator": "jaxlatent.models.shapes_gans:build_shapes_pgan_discriminator",
     "shapes_biggan_generator": "jaxlatent.models.shapes_gans:build_shapes_biggan_generator",
     "shapes_biggan_discriminator": "jaxlatent.models.shapes_gans:build_shapes_biggan_discriminator",
+    "shapes_biggan_am_generator": "jaxlatent.models.shapes_gans:build_shapes_biggan_am_generator",
+    "shapes_biggan_am_classifier": "jaxlatent.models.shapes_gans:build_shapes_biggan_am_classifier",
     # Feature networks and metrics backbones (weights_convert/*.py make the files).
     "vgg16": "jaxlatent.models.vgg:build_vgg16",
     "vgg19": "jaxlatent.models.vgg:build_vgg19",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -139,3 +140,59 @@ def build_shapes_stylegan2_discriminator(path=None, *, key=None) -> Model:
         return sg2.build_discriminator(path)
     _, d = stylegan2_config(MODELS["stylegan2"])
     return sg2.build_discriminator(key=key, size=d["size"], channels=d["channels"], mbstd_group=4)
+
+
+# BigGAN-AM test bed (docs/biggan_am.md): a tiny BigGAN trained by
+# ``configs/train_gan.py:arch=biggan_am`` (red triangles rare, blue squares absent) and the AM
+# classifier, a separate 4-class CNN (the evaluation classifier stays `shapes_classifier`).
+AM_TRAIN = {"shapes_biggan_am_generator": "arch=biggan_am",
+            "shapes_biggan_am_classifier": None}
+
+
+def _am_shipped(name: str, path: str | None, key) -> str | None:
+    if path is not None or key is not None:
+        return path
+    path = embedded.weights_path(name)
+    if not os.path.isfile(path):
+        how = ("python -m jaxlatent.training.gan_classifier --export" if AM_TRAIN[name] is None
+               else f"python run.py --config=configs/train_gan.py:{AM_TRAIN[name]} "
+               "--workdir=runs/train_gan_biggan_am --config.export=True")
+        raise FileNotFoundError(f"weights for {name!r} not found at {path!r}; train them with "
+                                f"`{how}`")
+    return path
+
+
+def build_shapes_biggan_am_generator(path=None, *, key=None) -> Model:
+    """BigGAN-AM's tiny BigGAN G (same architecture as `build_shapes_biggan_generator`)."""
+    path = _am_shipped("shapes_biggan_am_generator", path, key)
+    return biggan.build(path, key=key, **({} if path else biggan_config(MODELS["biggan"])[0]))
+
+
+class AMClassifier(nn.Module):
+    """4-class CNN on 32 px images in [-1, 1]: conv 16/32/64 (3x3, ReLU, 2x2 max-pool), fc 128.
+
+    Returns ``{"logits": [N, 4], "features": [N, 1024] (conv3 after its pool), "pixels": x}``.
+    """
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> dict:
+        h = x
+        for i, channels in enumerate((16, 32, 64)):
+            h = nn.relu(nn.Conv(channels, (3, 3), padding=1, name=f"conv{i + 1}")(h))
+            b, hh, ww, c = h.shape
+            h = h.reshape(b, hh // 2, 2, ww // 2, 2, c).max(axis=(2, 4))
+        features = h.reshape(h.shape[0], -1)
+        logits = nn.Dense(N_CLASSES, name="fc2")(nn.relu(nn.Dense(128, name="fc1")(features)))
+        return {"logits": logits, "features": features, "pixels": x}
+
+
+def am_classifier_apply(params, x):
+    return AMClassifier().apply({"params": params}, x)
+
+
+def build_shapes_biggan_am_classifier(path=None, *, key=None) -> Model:
+    """The AM classifier: ``apply_fn(params, x [N, 32, 32, 3] in [-1, 1]) -> dict``."""
+    path = _am_shipped("shapes_biggan_am_classifier", path, key)
+    return embedded.build_embedded(
+        "shapes_biggan_am_classifier", AMClassifier(), jnp.zeros((1, 32, 32, 3)),
+        am_classifier_apply, path, key, {"resolution": 32, "input_range": (-1.0, 1.0)})

@@ -43,31 +43,65 @@ from jaxlatent.training.tasks import TrainTask
 CLASS_NAMES = ("red triangle", "blue triangle", "red square", "blue square")  # shapes.group order
 
 
-def real_batch(key: jax.Array, n: int, bias: float, resolution: int) -> tuple[jax.Array, jax.Array]:
-    """``n`` shapes ``[n, r, r, 3]`` in [-1, 1] (average-pooled from 128 px) and classes ``[n]``."""
-    images, labels = shapes.sample(key, n, bias)
+def real_batch(key: jax.Array, n: int, bias: float, resolution: int,
+               class_probs=None) -> tuple[jax.Array, jax.Array]:
+    """``n`` shapes ``[n, r, r, 3]`` in [-1, 1] (average-pooled from 128 px) and classes ``[n]``.
+
+    ``class_probs`` (4 class masses, `shapes.group` order) replaces the bias-``b`` class counts
+    with classes drawn i.i.d. from those masses (a mass 0 class never appears); rotation, scale
+    and position are drawn as `shapes.sample_labels` draws them.
+    """
+    if class_probs is None:
+        images, labels = shapes.sample(key, n, bias)
+    else:
+        k_labels, k_class = jax.random.split(key)
+        c = sample_classes(k_class, n, class_probs)
+        labels = shapes.sample_labels(k_labels, n, bias)._replace(shape=c // 2, colour=c % 2)
+        images = shapes.render(labels)
     f = shapes.SIZE // resolution
     x = images.reshape(n, resolution, f, resolution, f, 3).mean((2, 4))
     return 2.0 * x - 1.0, shapes.group(labels)
 
 
 
+def sample_classes(key: jax.Array, n: int, class_probs=None) -> jax.Array:
+    """``[n]`` int32 classes: uniform over the 4 classes, or i.i.d. from ``class_probs``."""
+    if class_probs is None:
+        return jax.random.randint(key, (n,), 0, N_CLASSES)
+    probs = jnp.asarray(class_probs, jnp.float32)
+    if probs.shape != (N_CLASSES,):
+        raise ValueError(f"class_probs needs {N_CLASSES} masses (red tri, blue tri, red sq, "
+                         f"blue sq); got {list(class_probs)}")
+    return jax.random.categorical(key, jnp.log(probs), shape=(n,)).astype(jnp.int32)
+
+
 def _adam(lr: float, cfg) -> optax.GradientTransformation:
     return optax.adam(lr, b1=cfg.betas[0], b2=cfg.betas[1], eps=cfg.adam_eps)
 
 
+def _class_probs(cfg):
+    """``cfg.data.class_probs`` as a tuple, or None (the balanced domain) when unset."""
+    probs = cfg.data.get("class_probs", None)
+    return None if probs is None else tuple(float(p) for p in probs)
+
+
 def make_step(arch: GanArch, cfg, key: jax.Array):
-    """``step(state, t, ctx)``: ``cfg.d_steps`` D updates, one G update, then the G EMA update."""
+    """``step(state, t, ctx)``: ``cfg.d_steps`` D updates, one G update, then the G EMA update.
+
+    Real and fake classes follow ``cfg.data.class_probs`` when set (uniform otherwise), so a
+    class of mass 0 is never shown to D nor asked of G: its embedding row keeps its init.
+    """
     g_tx, d_tx = _adam(cfg.g_lr, cfg), _adam(cfg.d_lr, cfg)
     n, nz = cfg.batch_size, arch.noise_dim
+    probs = _class_probs(cfg)
 
     def fakes(k):
         kz, kc, kn = jax.random.split(k, 3)
-        return jax.random.normal(kz, (n, nz)), jax.random.randint(kc, (n,), 0, N_CLASSES), kn
+        return jax.random.normal(kz, (n, nz)), sample_classes(kc, n, probs), kn
 
     def d_update(state, k):
         k_real, k_fake, k_loss = jax.random.split(k, 3)
-        real, c_real = real_batch(k_real, n, cfg.data.bias, cfg.resolution)
+        real, c_real = real_batch(k_real, n, cfg.data.bias, cfg.resolution, probs)
         z, c_fake, k_noise = fakes(k_fake)
         fake = jax.lax.stop_gradient(arch.generate(state["g"], z, c_fake, k_noise))
         d = arch.refresh(state["d"])
@@ -180,7 +214,10 @@ def make_task(cfg: ml_collections.ConfigDict, key: jax.Array) -> TrainTask:
     """The GAN task of ``cfg.arch``: state = G, D, G EMA and both Adam states."""
     if cfg.arch not in ARCHS:
         raise KeyError(f"unknown GAN arch {cfg.arch!r}; known: {sorted(ARCHS)}")
-    arch = ARCHS[cfg.arch](cfg.model.to_dict(), cfg.resolution, cfg.loss.to_dict())
+    probs = _class_probs(cfg)
+    arch = ARCHS[cfg.arch](cfg.model.to_dict(), cfg.resolution, cfg.loss.to_dict(),
+                           **({"class_probs": probs} if probs is not None else {}))
+    name = cfg.get("weights_name", None) or f"shapes_{cfg.arch}"
     arch = arch._replace(sample=jax.jit(arch.sample))  # shared by evaluate and export
     init_key, loop_key, eval_key = jax.random.split(key, 3)
     g_tx, d_tx = _adam(cfg.g_lr, cfg), _adam(cfg.d_lr, cfg)
@@ -204,9 +241,8 @@ def make_task(cfg: ml_collections.ConfigDict, key: jax.Array) -> TrainTask:
         save_sample_grid(os.path.join(os.path.dirname(path), "samples.png"), arch, g,
                          jax.random.fold_in(eval_key, 2))
         if cfg.get("export", False):
-            shutil.copyfile(d_path, embedded.weights_path(f"shapes_{cfg.arch}_discriminator"))
-            summary["exported_discriminator_to"] = embedded.weights_path(
-                f"shapes_{cfg.arch}_discriminator")
+            shutil.copyfile(d_path, embedded.weights_path(f"{name}_discriminator"))
+            summary["exported_discriminator_to"] = embedded.weights_path(f"{name}_discriminator")
 
-    return TrainTask(f"shapes_{cfg.arch}_generator", init, make_step(arch, cfg, loop_key),
+    return TrainTask(f"{name}_generator", init, make_step(arch, cfg, loop_key),
                      evaluate, export=export)

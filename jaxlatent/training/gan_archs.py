@@ -85,7 +85,8 @@ def _renormal(variables: dict, key: jax.Array, std: float, names=("kernel", "emb
     return {**variables, "params": traverse_util.unflatten_dict(flat)}
 
 
-def _pgan(model: dict, r: int, loss: dict) -> GanArch:
+def _pgan(model: dict, r: int, loss: dict, class_probs=None) -> GanArch:
+    del class_probs  # classes are drawn in `jaxlatent.training.gan` only
     pcfg = pgan_config(model)
     G, D = pgan.make_generator(pcfg), pgan.make_discriminator(pcfg)
 
@@ -109,7 +110,8 @@ def _pgan(model: dict, r: int, loss: dict) -> GanArch:
                    lambda g, key: g, lambda d: d, sample, meta, model["noise_dim"])
 
 
-def _biggan(model: dict, r: int, loss: dict) -> GanArch:
+def _biggan(model: dict, r: int, loss: dict, class_probs=None) -> GanArch:
+    """``class_probs``: class masses of the standing-statistics batches (default uniform)."""
     gcfg, dcfg = biggan_config(model, r)
     G = biggan.make_module(gcfg)
     D = BigGANDiscriminator(dcfg["D_ch"], N_CLASSES)
@@ -145,7 +147,10 @@ def _biggan(model: dict, r: int, loss: dict) -> GanArch:
         def batch_stats(k):
             kz, kc = jax.random.split(k)
             z = jax.random.normal(kz, (batch, z_dim))
-            c = jax.random.randint(kc, (batch,), 0, N_CLASSES)
+            if class_probs is None:
+                c = jax.random.randint(kc, (batch,), 0, N_CLASSES)
+            else:
+                c = jax.random.categorical(kc, jnp.log(jnp.asarray(class_probs)), shape=(batch,))
             return train_apply(g, z, c, mutable=True)[1]["intermediates"]
 
         stats = [batch_stats(jax.random.fold_in(key, i)) for i in range(n_batches)]
@@ -167,7 +172,8 @@ def _biggan(model: dict, r: int, loss: dict) -> GanArch:
         z_dim)
 
 
-def _stylegan2(model: dict, r: int, loss: dict) -> GanArch:
+def _stylegan2(model: dict, r: int, loss: dict, class_probs=None) -> GanArch:
+    del class_probs  # classes are drawn in `jaxlatent.training.gan` only
     gcfg, dcfg = stylegan2_config(model, r)
     G, D = sg2.generator_module(gcfg), sg2.discriminator_module(dcfg)
 
