@@ -59,11 +59,12 @@ def run(config, workdir) -> dict:
     if host not in LOOPBACK:
         print(f"warning: listening on {host}, reachable from other machines", file=sys.stderr)
     try:
-        server.serve_forever()
+        server.serve_forever()  # werkzeug returns on Ctrl-C
     except KeyboardInterrupt:
-        print("stopped; run the same command to resume", file=sys.stderr)
+        pass
     finally:
         server.server_close()
+    print(f"stopped at round {session.round}; run the same command to resume", file=sys.stderr)
     return write_outputs(config, workdir, session)
 
 
