@@ -26,7 +26,7 @@ from jaxlatent import loop, sharding
 from jaxlatent.search import protocol
 from jaxlatent.search.evaluate import Problem, evaluate, track_best
 
-__all__ = ["Problem", "RunnerState", "init", "make_step", "run"]
+__all__ = ["Prepared", "Problem", "RunnerState", "init", "make_step", "prepare", "run"]
 
 
 class RunnerState(NamedTuple):
@@ -141,6 +141,43 @@ def _metrics(state: RunnerState, logs: dict, valid) -> dict:
     return metrics
 
 
+class Prepared(NamedTuple):
+    """A run ready for the loop: padded, sharded state and inputs, and its step function."""
+
+    state: RunnerState
+    inputs: Inputs
+    step: loop.StepFn
+    num_problems: int  # G before padding
+
+
+def prepare(strategy, problem: Problem, key, latents0, ctx: dict, *, params=None, keys=None,
+            problem_ctx: dict | None = None, candidate_ctx: dict | None = None, memory=(),
+            mesh=None) -> Prepared:
+    """Validates, pads G to the mesh size, shards, and initialises (arguments as `run`)."""
+    protocol.check_strategy(strategy)
+    latents0 = jnp.asarray(latents0)
+    if latents0.ndim == 0 or latents0.shape[0] == 0:
+        raise ValueError(f"latents0 needs a leading problem axis with at least one problem; "
+                         f"got shape {latents0.shape}")
+    if not bool(jnp.all(jnp.isfinite(latents0))):
+        raise ValueError("initial latents contain NaN or inf values")
+    g = latents0.shape[0]
+    mesh = mesh if mesh is not None else sharding.problem_mesh()
+    keys = jax.random.split(key, g) if keys is None else keys
+    params = strategy.default_params() if params is None else params
+    per_problem = sharding.pad_problems(
+        dict(latents0=latents0, problem_ctx=problem_ctx or {}, candidate_ctx=candidate_ctx or {},
+             keys=keys, memory=memory, valid=jnp.ones(g, bool)), mesh.size)
+    per_problem["valid"] = per_problem["valid"].at[g:].set(False)
+    per_problem = sharding.shard_problems(per_problem, mesh)
+    shared = sharding.replicate(dict(params=params, ctx=ctx), mesh)
+    inputs = Inputs(shared["params"], shared["ctx"], per_problem["problem_ctx"],
+                    per_problem["candidate_ctx"], per_problem["keys"], per_problem["valid"])
+    state = _jit_init(strategy, problem, mesh)(per_problem["keys"], per_problem["latents0"],
+                                               inputs, per_problem["memory"])
+    return Prepared(state, inputs, make_step(strategy, problem, mesh), g)
+
+
 def run(strategy, problem: Problem, key, latents0, ctx: dict, *, num_steps: int,
         params=None, keys=None, problem_ctx: dict | None = None,
         candidate_ctx: dict | None = None, memory=(), chunk_size: int = 50, workdir=None,
@@ -166,32 +203,14 @@ def run(strategy, problem: Problem, key, latents0, ctx: dict, *, num_steps: int,
     Raises:
       ValueError: if latents0 holds NaN or inf, or is empty.
     """
-    protocol.check_strategy(strategy)
-    latents0 = jnp.asarray(latents0)
-    if latents0.ndim == 0 or latents0.shape[0] == 0:
-        raise ValueError(f"latents0 needs a leading problem axis with at least one problem; "
-                         f"got shape {latents0.shape}")
-    if not bool(jnp.all(jnp.isfinite(latents0))):
-        raise ValueError("initial latents contain NaN or inf values")
-    g = latents0.shape[0]
-    mesh = mesh if mesh is not None else sharding.problem_mesh()
-    keys = jax.random.split(key, g) if keys is None else keys
-    params = strategy.default_params() if params is None else params
-    per_problem = sharding.pad_problems(
-        dict(latents0=latents0, problem_ctx=problem_ctx or {}, candidate_ctx=candidate_ctx or {},
-             keys=keys, memory=memory, valid=jnp.ones(g, bool)), mesh.size)
-    per_problem["valid"] = per_problem["valid"].at[g:].set(False)
-    per_problem = sharding.shard_problems(per_problem, mesh)
-    shared = sharding.replicate(dict(params=params, ctx=ctx), mesh)
-    inputs = Inputs(shared["params"], shared["ctx"], per_problem["problem_ctx"],
-                    per_problem["candidate_ctx"], per_problem["keys"], per_problem["valid"])
-    state = _jit_init(strategy, problem, mesh)(per_problem["keys"], per_problem["latents0"],
-                                               inputs, per_problem["memory"])
+    run_ = prepare(strategy, problem, key, latents0, ctx, params=params, keys=keys,
+                   problem_ctx=problem_ctx, candidate_ctx=candidate_ctx, memory=memory,
+                   mesh=mesh)
     state, rows = loop.run_loop(
-        state, make_step(strategy, problem, mesh), ctx=inputs, num_steps=num_steps,
-        chunk_size=chunk_size, workdir=workdir, desc=desc, progress=progress,
-        finite_check=_finite_check(strategy), scan=scan)
-    return sharding.unpad(state, g), rows
+        run_.state, run_.step, ctx=run_.inputs, num_steps=num_steps, chunk_size=chunk_size,
+        workdir=workdir, desc=desc, progress=progress, finite_check=_finite_check(strategy),
+        scan=scan)
+    return sharding.unpad(state, run_.num_problems), rows
 
 
 @functools.lru_cache(maxsize=64)
