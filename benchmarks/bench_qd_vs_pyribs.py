@@ -60,42 +60,50 @@ def run_pyribs(dim, iters, grid, emitters, batch, seed):
 
 
 def run_ours(dim, iters, grid, emitters, batch, seed, chunk, shift=0.0):
-    """jaxlatent's run; ``shift`` searches f - shift with threshold_min -shift (the same algorithm
-    in exact arithmetic, finer float32 resolution near f = shift) and reports f again."""
+    """jaxlatent's run (`qd.CmaMaega` on the runner); ``shift`` searches f - shift with
+    threshold_min -shift (the same algorithm in exact arithmetic, finer float32 resolution near
+    f = shift) and reports f again."""
     import jax
     import jax.numpy as jnp
 
-    from jaxlatent.search import qd
+    from jaxlatent.search import qd, runner
 
-    eval_fn, jac_fn = _shifted_sphere(float(shift))
     bound = dim / 2 * 5.12
     cfg = qd.QDConfig(qd.ArchiveSpec(tuple(grid), ((-bound, bound),) * 2, 0.01, -shift),
                       qd.EmitterConfig(sigma0=10.0, lr=1.0, batch_size=batch,
                                        grad_opt="gradient_ascent"), num_emitters=emitters)
-    key = jax.random.key(seed)
-    # compile once on a throw-away run of one chunk, then time a fresh run
-    state, _ = qd.run(key, jnp.zeros(dim), eval_fn, jac_fn, cfg, min(chunk, iters), chunk)
-    jax.block_until_ready(state)
+    strategy = qd.CmaMaega(cfg, offset=-float(shift), scale=1.0)  # f = sphere score − shift
+    problem, key = _problem(), jax.random.key(seed)
+
+    def run(n):
+        return runner.run(strategy, problem, key, jnp.zeros((1, dim)), {}, num_steps=n,
+                          chunk_size=chunk, progress=False)
+
+    jax.block_until_ready(run(min(chunk, iters))[0])  # compile once on a throw-away chunk
     t0 = time.perf_counter()
-    state, m = qd.run(key, jnp.zeros(dim), eval_fn, jac_fn, cfg, iters, chunk)
+    state, rows = run(iters)
     jax.block_until_ready(state)
     dt = time.perf_counter() - t0
-    objs = np.asarray(state.result.objectives)[np.asarray(state.result.occupied)] + shift
-    cov = float(m["coverage"][-1])
-    return (float(m["qd_score"][-1]) + shift * cov, cov, iters / dt,
+    res = jax.tree.map(lambda x: x[0], state.strategy.result)
+    objs = np.asarray(res.objectives)[np.asarray(res.occupied)] + shift
+    cov = float(rows[-1]["coverage"])
+    return (float(rows[-1]["qd_score"]) + shift * cov, cov, iters / dt,
             *_tail_stats(objs, int(np.prod(grid))))
 
 
 @functools.lru_cache(maxsize=None)
-def _shifted_sphere(shift):
-    """(eval_fn, jac_fn) of the sphere objective minus ``shift``; cached so jit reuses them."""
+def _problem():
+    """The sphere as a minimised objective of one solution (cached: the program is reused)."""
+    import jax.numpy as jnp  # noqa: F401
+
+    from jaxlatent.search import runner
     from test_qd_parity import sphere_jax
 
-    def jac_fn(x, key):
-        f, m, j = sphere_jax(x)
-        return f - shift, m, j
+    def objective(x, ctx, *, key=None):
+        f, m, _ = sphere_jax(x[None])
+        return -f[0], {"measures": m[0]}
 
-    return (lambda x, key: jac_fn(x, key)[:2]), jac_fn
+    return runner.Problem(objective)
 
 
 def _tail_stats(objectives, cells):
