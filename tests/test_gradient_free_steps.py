@@ -153,7 +153,7 @@ def _de_draws(logs, d, crossover):
 
 def test_pso_matches_nevergrad_step_by_step():
     d, p = 5, 40
-    ours = pso.PSO(population=p)
+    ours = pso.PSO(population=p, edge=pso.NEVERGRAD_EDGE)
     params = ours.default_params()
     opt, rec = _optimizer("PSO", d, p)
     cands, x_ng, logs = _ask(opt, rec, p)

@@ -67,7 +67,7 @@ class DEState(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
-class DifferentialEvolution(protocol.StrategyBase):
+class DifferentialEvolution(common.NanCheck, protocol.StrategyBase):
     """nevergrad ``DE`` (``crossover="binomial"``), ``TwoPointsDE``, ``DiscreteDE`` (DDE).
 
     Attributes:
@@ -219,5 +219,5 @@ def _once_update(once, once_value, x, v, dup):
 
 
 def build(cfg, crossover: str = "binomial") -> DifferentialEvolution:
-    return DifferentialEvolution(crossover=crossover, population=int(cfg.get("population", 30)),
+    return DifferentialEvolution(crossover=crossover, population=int(cfg.get("population", 0)) or 30,
                                  popsize=int(cfg.get("popsize", 0)))

@@ -46,7 +46,7 @@ class OnePlusOneState(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
-class OnePlusOne(protocol.StrategyBase):
+class OnePlusOne(common.NanCheck, protocol.StrategyBase):
     """nevergrad ``OnePlusOne`` / ``DiscreteOnePlusOne`` / ``PortfolioDiscreteOnePlusOne``.
 
     Attributes:
@@ -133,4 +133,4 @@ def one_fifth_rule(sigma, best_value, values):
 
 
 def build(cfg, mutation: str = "gaussian") -> OnePlusOne:
-    return OnePlusOne(mutation=mutation, population=int(cfg.get("population", 1)))
+    return OnePlusOne(mutation=mutation, population=int(cfg.get("population", 0)) or 1)

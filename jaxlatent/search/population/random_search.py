@@ -37,7 +37,7 @@ class RandomSearchState(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
-class RandomSearch(protocol.StrategyBase):
+class RandomSearch(common.NanCheck, protocol.StrategyBase):
     """``population`` i.i.d. draws per iteration from N(centre, σ²I) (centre 0 by default)."""
 
     population: int = 32
@@ -75,4 +75,4 @@ class RandomSearch(protocol.StrategyBase):
 
 def build(cfg) -> RandomSearch:
     get = cfg.get
-    return RandomSearch(population=int(get("population", 32)), centred=bool(get("centred", False)))
+    return RandomSearch(population=int(get("population", 0)) or 32, centred=bool(get("centred", False)))

@@ -67,7 +67,7 @@ def population_of(strategy, d: int) -> int:
     return cand.shape[0]
 
 
-def run_jax(strategy, loss_ids, d: int, budget: int, key, *, latents0=None):
+def run_jax(strategy, loss_ids, d: int, budget: int, key, *, latents0=None, params=None):
     """Runs G = len(loss_ids) problems for ``budget // P`` iterations in one program.
 
     Returns:
@@ -78,6 +78,7 @@ def run_jax(strategy, loss_ids, d: int, budget: int, key, *, latents0=None):
     steps = max(1, budget // population_of(strategy, d))
     z0 = jnp.zeros((g, d), jnp.float32) if latents0 is None else latents0
     state, _ = runner.run(strategy, runner.Problem(objective), key, z0, {}, num_steps=steps,
+                          params=params,
                           problem_ctx={"loss": loss_ids}, chunk_size=steps, progress=False,
                           scan=True, desc="testbed")
     return np.asarray(state.best_value[:, 0], np.float64), state
@@ -105,3 +106,37 @@ def run_nevergrad(name: str, loss: str, d: int, budget: int, seed: int, workers:
         best = min(best, float(values.min()))
     rec = float(loss_np(loss, np.asarray(opt.recommend().value)[None])[0])
     return best, rec
+
+
+PARITY_DIMS, PARITY_SEEDS = (6, 32, 512), 16
+PARITY_BUDGET = {6: 240, 32: 240, 512: 240}
+
+
+def nevergrad_table(names=tuple(NEVERGRAD), dims=PARITY_DIMS, seeds=PARITY_SEEDS) -> dict:
+    """nevergrad's best and recommendation losses per strategy, d and loss over ``seeds`` seeds
+    (seed s seeds the optimizer's random state), for the parity tests' fixture."""
+    import nevergrad as ng
+
+    table = {"nevergrad": ng.__version__, "seeds": seeds, "budget": PARITY_BUDGET, "runs": {}}
+    for name in names:
+        for d in dims:
+            workers = population_of(build(name, d), d)
+            for loss in LOSS_NAMES:
+                runs = [run_nevergrad(NEVERGRAD[name][0], loss, d, PARITY_BUDGET[d], s, workers)
+                        for s in range(seeds)]
+                table["runs"][f"{name}/{d}/{loss}"] = {
+                    "workers": workers, "best": [r[0] for r in runs],
+                    "recommendation": [r[1] for r in runs]}
+                print(name, d, loss, f"median best {np.median([r[0] for r in runs]):.4g}",
+                      flush=True)
+    return table
+
+
+if __name__ == "__main__":  # python -m jaxlatent.search.population.testbed OUT.json
+    import json
+    import sys
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    with open(sys.argv[1], "w") as f:
+        json.dump(nevergrad_table(), f, indent=1)
