@@ -47,6 +47,12 @@ def get_config(arg=None):
         chunk_size=25,  # steps per compiled chunk / checkpoint
         optimizer=dict(name="adam", learning_rate=2e-2, decay_every=0, decay_factor=0.9),
         # optimizer.decay_every=50 gives the official opt-in StepLR(50, 0.9).
+        # Any registered strategy (jaxlatent.search.registry): a gradient name uses `optimizer`'s
+        # options; a gradient-free one (de, two_points_de, dde, one_plus_one, cma, pso, ...)
+        # searches whole sets of N starts, z = start + scale·u, with `population`'s options
+        # (docs/gradient_free.md); num_steps is then the number of iterations of P sets each.
+        name="adam",
+        population=dict(population=0, scale=0.5),  # population 0: the strategy's default P
     )
     config.loss = dict(
         lambda1=30.0,  # similarity weight (paper/official default 30)

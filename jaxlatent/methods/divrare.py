@@ -11,6 +11,7 @@ reference beside its rare variants), ``baseline.png``, ``curves.png``, ``summary
 
 from __future__ import annotations
 
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +21,8 @@ from jaxlatent import outputs
 from jaxlatent.methods import divrare_eval as ev
 from jaxlatent.methods import divrare_setup as setup
 from jaxlatent.objectives import divrare as dr
-from jaxlatent.search import registry, runner
+from jaxlatent.search import gradient, registry, runner
+from jaxlatent.search.population import set_objective
 from jaxlatent.workdir import Workdir
 
 ABLATIONS = {  # name -> (use L_sim, use L_div)
@@ -48,12 +50,49 @@ def search(cfg, nets, fns, ctx, banks, key, workdir: Workdir | None, use_sim=Tru
                 "real_radii": jnp.asarray(banks.manifold.radii)}
     start_ctx = {"anchor": jnp.asarray(anchors).reshape(g, n, -1),
                  "dstar": jnp.broadcast_to(jnp.asarray(banks.dstar)[:, None], (g, n))}
+    strategy = build_strategy(cfg.search)
+    if not strategy.tracks_slots:  # a population strategy: each candidate is a set of N starts
+        state, rows = _population_search(cfg, strategy, problem, search_key, starts, full_ctx,
+                                         start_ctx, workdir)
+        return state, rows, np.asarray(starts), np.asarray(anchors)
     state, rows = runner.run(
-        registry.build(cfg.search.optimizer), problem, search_key, starts, full_ctx,
+        strategy, problem, search_key, starts, full_ctx,
         candidate_ctx=start_ctx, num_steps=cfg.search.num_steps,
         chunk_size=cfg.search.chunk_size, workdir=workdir, desc="divrare",
     )
     return state, rows, np.asarray(starts), np.asarray(anchors)
+
+
+def build_strategy(search_cfg):
+    """``search.name``: a gradient search with ``search.optimizer``'s options, or any other
+    registered strategy with ``search.population``'s options."""
+    name = search_cfg.get("name", search_cfg.optimizer.name)
+    if name in gradient.NAMES:
+        return registry.build({**search_cfg.optimizer.to_dict(), "name": name})
+    return registry.build({**search_cfg.population.to_dict(), "name": name})
+
+
+class PopulationResult(NamedTuple):
+    latents: jax.Array  # [G, N, *latent] the strategy's recommended set, as latents
+
+
+def _population_search(cfg, strategy, problem, key, starts, ctx, start_ctx, workdir):
+    """Population strategy over sets ``u [N, *latent]``, z = starts + scale·u (set_objective).
+
+    Returns a `runner.RunnerState` in the gradient path's per-start layout: best value, latent
+    and step per start under the keep rule, ``strategy.latents`` the recommended set.
+    """
+    scale = float(cfg.search.population.scale)
+    set_problem = set_objective.set_problem(problem.objective, problem.group_term, scale)
+    problem_ctx = {"starts": starts, "per_start": start_ctx}
+    state, rows = runner.run(
+        strategy, set_problem, key, jnp.zeros_like(starts), ctx, problem_ctx=problem_ctx,
+        memory=set_objective.init_bests(starts), num_steps=cfg.search.num_steps,
+        chunk_size=cfg.search.chunk_size, workdir=workdir, desc=f"divrare/{cfg.search.name}")
+    rec = jax.vmap(strategy.recommend)(state.strategy)
+    bests = state.memory
+    return runner.RunnerState(PopulationResult(starts + scale * rec), bests.value, bests.latent,
+                              bests.step), rows
 
 
 def run(config, workdir: Workdir) -> dict:
