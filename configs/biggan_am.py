@@ -6,7 +6,8 @@
         --config.generator.path=biggan256.npz --config.classifier.path=alexnet.npz \
         --config.targets=904,                                     # window screen
 
-Arguments after the colon: ``smoke`` (tests), ``table`` (more evaluation samples),
+Arguments after the colon: ``smoke`` (tests), ``table`` (3 trials, 500 evaluation images per
+class and trial), ``full`` (the preset's protocol also on the embedded domain),
 ``preset=paper|official``, ``domain=shapes|biggan_pytorch``, ``resolution=128|256``,
 ``seed=N``, ``steps=N``, ``trials=N``. Presets (wave2-specs.md §0, §1.3; peer-code.md §2.3):
 
@@ -34,9 +35,14 @@ PRESETS = {
                      clamp="in_graph", noise_std=0.1, seed_z=0),
 }
 
+# On the embedded domain (2-core CPU) by default: 100 steps, 10 latents redrawn every 10 steps,
+# 2 trials (3 with ``table``); ``full`` keeps the preset's protocol (200 steps, 20 latents, 5
+# trials, 1,000 evaluation images per class and trial).
+CPU_BUDGET = dict(num_steps=100, steps_per_z=10, z_num=10)
+
 
 def get_config(arg=None):
-    arg = parse_arg(arg, smoke=False, table=False, preset="paper", domain="shapes",
+    arg = parse_arg(arg, smoke=False, table=False, full=False, preset="paper", domain="shapes",
                     resolution=256, seed=0, steps=0, trials=0)
     if arg.preset not in PRESETS:
         raise ValueError(f"unknown preset {arg.preset!r}; known: {sorted(PRESETS)}")
@@ -47,13 +53,15 @@ def get_config(arg=None):
     config.preset = arg.preset
     config.seed = arg.seed
     config.search = dict(PRESETS[arg.preset])
+    shapes = arg.domain == "shapes"
+    if shapes and not arg.full:  # the CPU budget of the embedded domain (docs/biggan_am.md)
+        config.search.update(CPU_BUDGET, trials=3 if arg.table else 2)
     if arg.steps:
         config.search.num_steps = arg.steps
     if arg.trials:
         config.search.trials = arg.trials
     config.variants = _variants(arg.preset)
     config.chunk_size = 50
-    shapes = arg.domain == "shapes"
     config.resolution = 32 if shapes else arg.resolution
     config.generator = dict(name="shapes_biggan_am_generator" if shapes else "biggan", path="")
     config.classifier = dict(name="shapes_biggan_am_classifier" if shapes else "alexnet",
@@ -61,7 +69,7 @@ def get_config(arg=None):
     # Target classes (None: every class of the shapes GAN); on ImageNet name them.
     config.targets = (0, 1, 2, 3) if shapes else (904,)
     config.run_variants = ("am_s", "am_l", "am_d_s", "am_d_l", "am_l_top")
-    config.eval = dict(num_samples=1000 if arg.table else 200, num_pairs=200, mix_with="am_s",
+    config.eval = dict(num_samples=1000 if arg.full else 500 if arg.table else 200, num_pairs=200, mix_with="am_s",
                        noise_small=0.1, noise_large=0.3, seed=1, msssim_win=7, msssim_levels=3,
                        held_out=(3,) if shapes else ())  # classes G never saw (re-purposing)
     config.grid = dict(per_row=8, interp_steps=8, interp_latents=3)

@@ -203,13 +203,16 @@ def test_real_checkpoints_missing_files_name_the_convert_commands(tmp_path):
 
 
 def test_presets():
-    paper, official = load_config("biggan_am"), load_config("biggan_am", "preset=official")
+    paper, official = load_config("biggan_am", "full"), load_config("biggan_am", "preset=official,full")
     assert (paper.search.z_num, paper.search.trials, paper.search.weight_decay) == (20, 5, 0.0)
     assert paper.variants["am_s"]["lr"] == 0.01 and paper.variants["am_l"]["lr"] == 0.1
     assert paper.variants["am_d_s"]["lam"] == 2.0 and paper.variants["am_d_s"]["phi"] == "softmax"
     assert (official.search.z_num, official.search.trials, official.search.weight_decay,
             official.search.clamp) == (10, 3, 0.9, "in_graph")
     assert {v["lr"] for v in official.variants.values()} == {0.1}
+    cpu, table = load_config("biggan_am"), load_config("biggan_am", "table")
+    assert (cpu.search.num_steps, cpu.search.z_num, cpu.search.trials) == (100, 10, 2)
+    assert (table.search.trials, table.eval.num_samples) == (3, 500)
     with pytest.raises(ValueError, match="unknown preset"):
         load_config("biggan_am", "preset=nope")
 
