@@ -193,14 +193,30 @@ def test_reset_changes_the_result_of_a_runner_run():
 
 
 def test_gradient_reset_lbfgs_and_nesterov_run_and_count_evaluations():
-    for name in ("lbfgs", "nesterov"):
-        strategy = gradient_reset.GradientReset(name, budget=6, learning_rate=0.1)
+    for name, search, one_call in (("lbfgs", "none", True), ("lbfgs", "zoom", False),
+                                   ("nesterov", "none", True)):
+        strategy = gradient_reset.GradientReset(name, budget=6, learning_rate=0.1,
+                                                linesearch=search)
         state, rows = runner.run(strategy, runner.Problem(_quadratic), jax.random.key(0),
                                  jnp.full((2, 1, 3), 1.5), {}, num_steps=6, progress=False)
         assert np.all(np.asarray(state.best_value) < 3 * 1.5**2)
         assert all(r["evals"] >= 1 for r in rows)
+        assert all(r["evals"] == 1 for r in rows) == one_call
     with pytest.raises(KeyError, match="unknown optimizer"):
         gradient_reset.GradientReset("rmsprop")
+
+
+def test_restart_guard_returns_to_the_best_point_instead_of_diverging():
+    def bumpy(z, ctx, *, key=None):
+        return jnp.sum(z**2) - jnp.sum(jnp.cos(3 * z)), {}
+
+    strategy = gradient_reset.GradientReset("lbfgs", budget=20, learning_rate=10.0,
+                                            restart_norm=5.0)
+    state, rows = runner.run(strategy, runner.Problem(bumpy), jax.random.key(0),
+                             jnp.full((1, 1, 3), 1.5), {}, num_steps=20, progress=False)
+    assert sum(r["restarts"] for r in rows) > 0
+    assert float(np.mean(np.asarray(state.strategy.latents) ** 2)) <= 5.0
+    assert float(state.best_value[0, 0]) < float(bumpy(jnp.full(3, 1.5), None)[0])
 
 
 # -- class part, targets, barycenter -----------------------------------------------------------

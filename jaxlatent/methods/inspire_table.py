@@ -92,7 +92,8 @@ def run(config, workdir) -> dict:
     outputs.save_arrays(workdir, "table2.npz", targets=targets.images,
                         **{f"{_slug(k)}/{n}": v for k, r in results.items() for n, v in r.items()})
     summary = {"budget": int(config.budget), "wall_seconds_this_process": wall,
-               "missing_rows": missing, "failed_rows": failed, "kinds": list(dict.fromkeys(targets.kinds)),
+               "missing_rows": missing, "failed_rows": failed,
+               "kinds": list(dict.fromkeys(targets.kinds)),
                "table": {k: {kind: list(ms) for kind, ms in s.items()} for k, s in stats.items()},
                "seconds": {k: float(r["seconds"]) for k, r in results.items()},
                "iterations": {k: int(r["num_steps"]) for k, r in results.items()}}
@@ -120,22 +121,26 @@ def _write_table(workdir, config, stats, results, missing, failed, wall) -> None
         lines.append(f"\nMissing rows (strategy not in the registry): {', '.join(missing)}.")
     if failed:
         lines.append(f"\nFailed rows (the run stopped on non-finite values): {'; '.join(failed)}.")
-    lines.append(f"\nWall time of this process: {wall:.0f} s.")
+    total = sum(float(r["seconds"]) for r in results.values())
+    lines.append(f"\nSearch time of the rows (their own runs): {total:.0f} s; wall time of this "
+                 f"process: {wall:.0f} s.")
     with open(workdir.file("table.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
 
 def _grid(path, nets, targets, results, per_kind: int) -> None:
     kinds = np.asarray(targets.kinds)
-    pick = [i for kind in dict.fromkeys(targets.kinds) for i in np.flatnonzero(kinds == kind)[:per_kind]]
+    pick = [i for kind in dict.fromkeys(targets.kinds)
+            for i in np.flatnonzero(kinds == kind)[:per_kind]]
     if not results or not pick:
         return
     images = {k: np.asarray(inspire_setup.render(nets, r["best_latent"][pick], None, "continuous"))
               for k, r in results.items()}
     rows = [np.stack([targets.images[i]] + [images[k][j] for k in results])
             for j, i in enumerate(pick)]
-    captions = [["target"] + [f"{k} {results[k]['best_value'][i]:.3g}" for k in results]
+    captions = [["target"] + [f"{results[k]['best_value'][i]:.3g}" for k in results]
                 for i in pick]
     labels = [f"{targets.kinds[i]}: {targets.names[i]}" for i in pick]
     outputs.save_image_grid(path, rows, (-1.0, 1.0), captions=captions, row_labels=labels,
-                            title="target | best image of each strategy (its criterion)")
+                            title="columns: target | " + " | ".join(results)
+                            + " (criterion below)")

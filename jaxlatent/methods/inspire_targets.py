@@ -112,7 +112,11 @@ def render_one_off_domain(kind: int, labels, i) -> tuple[jax.Array, int]:
 
 
 def render_off_domain(key: jax.Array, n: int) -> tuple[np.ndarray, np.ndarray, list]:
-    """``n`` off-domain images (kinds cycled, random poses): ``([n, 128, 128, 3], classes, names)``."""
+    """``n`` off-domain images (kinds cycled, random poses).
+
+    Returns:
+      ``(images [n, 128, 128, 3] in [0, 1], classes [n], names)``.
+    """
     labels = shapes.sample_labels(key, n, 0.5)
     out = [render_one_off_domain(i % len(OFF_DOMAIN), labels, i) for i in range(n)]
     names = [OFF_DOMAIN[i % len(OFF_DOMAIN)] for i in range(n)]

@@ -17,8 +17,10 @@ multiplied by ``decay_factor`` (0.1). ``schedule`` selects:
 
 One problem is ``N`` latents ``latent0 [N, *latent]`` (``N = 1`` for an independent start: use
 that for L-BFGS, which treats the N latents as one vector). The best is kept per start
-(``tracks_slots``). ``info["evals"]`` counts generator calls of the iteration: 1 for Adam and
-Nesterov, 1 + the zoom line-search steps for L-BFGS.
+(``tracks_slots``). ``info["evals"]`` counts generator calls of the iteration: 1 for Adam,
+Nesterov and L-BFGS without line search (``linesearch="none"``, the official
+``torch.optim.LBFGS([z], lr=1)``, whose default has no line search), 1 + the zoom line-search
+steps with ``linesearch="zoom"`` (optax's default).
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ class GradientReset(protocol.StrategyBase):
       b1, b2: Adam's betas (the paper: 0, 0.99, PGAN's training values).
       momentum: Nesterov momentum (0.9).
       decay_factor: multiplier at each decay (0.1).
+      linesearch: L-BFGS only: "none" (a fixed step, as torch's LBFGS default) or "zoom".
+      restart_norm: if > 0, an update whose mean z² exceeds it (or is not finite) is replaced by
+        the best point with a fresh optimiser state (the official code's L-BFGS NaN fallback,
+        applied before the value overflows); ``info["restarts"]`` counts them. 0: off.
     """
 
     optimizer: str = "adam"
@@ -67,6 +73,8 @@ class GradientReset(protocol.StrategyBase):
     b2: float = 0.99
     momentum: float = 0.9
     decay_factor: float = 0.1
+    linesearch: str = "none"
+    restart_norm: float = 0.0
 
     phases = (protocol.GRAD,)
     tracks_slots = True
@@ -76,12 +84,14 @@ class GradientReset(protocol.StrategyBase):
             raise KeyError(f"unknown optimizer {self.optimizer!r}; known: {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; known: {', '.join(SCHEDULES)}")
+        if self.linesearch not in ("none", "zoom"):
+            raise ValueError(f"unknown linesearch {self.linesearch!r}; known: none, zoom")
         if self.budget < 1:
             raise ValueError(f"budget must be at least 1 iteration, got {self.budget}")
 
     @property
     def needs_value_fn(self) -> bool:
-        return self.optimizer == "lbfgs"
+        return self.optimizer == "lbfgs" and self.linesearch == "zoom"
 
     @property
     def decay_steps(self) -> tuple[int, ...]:
@@ -101,6 +111,8 @@ class GradientReset(protocol.StrategyBase):
             return optax.sgd(lr, momentum=self.momentum, nesterov=True)
         if self.optimizer == "sgd":
             return optax.sgd(lr)
+        if self.linesearch == "none":
+            return optax.lbfgs(learning_rate=lr, linesearch=None)
         return optax.lbfgs(learning_rate=lr)
 
     def init(self, key, latent0, params) -> ResetState:
@@ -130,9 +142,20 @@ class GradientReset(protocol.StrategyBase):
         updates, opt_state = tx.update(grads, state.opt_state, candidates, **extra)
         latents = optax.apply_updates(candidates, updates)
         t = state.t + 1
+        evals = self._evals(opt_state)
+        latents, opt_state, restarted = self._guard(latents, opt_state, state.lr, best_latent)
         latents, opt_state, lr = self._maybe_decay(t, latents, opt_state, state.lr, best_latent)
-        info = {"grad_norm": jnp.sqrt(jnp.sum(grads**2)), "lr": lr, "evals": self._evals(opt_state)}
+        info = {"grad_norm": jnp.sqrt(jnp.sum(grads**2)), "lr": lr, "evals": evals,
+                "restarts": restarted}
         return ResetState(latents, opt_state, lr, best_value, best_latent, t), info
+
+    def _guard(self, latents, opt_state, lr, best_latent):
+        if not self.restart_norm:
+            return latents, opt_state, jnp.float32(0.0)
+        bad = ~jnp.all(jnp.isfinite(latents)) | (jnp.mean(latents**2) > self.restart_norm)
+        fresh = self.transform(lr).init(best_latent)
+        opt_state = jax.tree.map(lambda a, b: jnp.where(bad, a, b), fresh, opt_state)
+        return jnp.where(bad, best_latent, latents), opt_state, bad.astype(jnp.float32)
 
     def _maybe_decay(self, t, latents, opt_state, lr, best_latent):
         if not self.decay_steps:
@@ -147,7 +170,7 @@ class GradientReset(protocol.StrategyBase):
         return latents, opt_state, new_lr
 
     def _evals(self, opt_state) -> jax.Array:
-        if self.optimizer != "lbfgs":
+        if not self.needs_value_fn:
             return jnp.float32(1.0)
         steps = optax.tree_utils.tree_get(opt_state, "num_linesearch_steps")
         return 1.0 + jnp.asarray(steps, jnp.float32)
@@ -168,4 +191,5 @@ def build(cfg) -> GradientReset:
         optimizer=get("optimizer", "adam"), budget=int(get("budget", 1000)),
         learning_rate=float(get("learning_rate", 1.0)), schedule=get("schedule", "paper"),
         b1=float(get("b1", 0.0)), b2=float(get("b2", 0.99)),
-        momentum=float(get("momentum", 0.9)), decay_factor=float(get("decay_factor", 0.1)))
+        momentum=float(get("momentum", 0.9)), decay_factor=float(get("decay_factor", 0.1)),
+        linesearch=get("linesearch", "none"), restart_norm=float(get("restart_norm", 0.0)))
