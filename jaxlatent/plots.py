@@ -104,21 +104,32 @@ def numeric_columns(rows: Sequence[dict], x: str = "step") -> list[str]:
 
 def heatmap(path: str, values, *, x_label: str, y_label: str, x_range: tuple[float, float],
             y_range: tuple[float, float], colorbar_label: str = "value", title: str = "",
-            cmap: str = "viridis", formats: Sequence[str] = ("png",)) -> Drawn:
+            cmap: str = "viridis", formats: Sequence[str] = ("png",),
+            low_percentile: float = 2.0) -> Drawn:
     """Archive heatmap of ``values`` ``[nx, ny]`` (x to the right, y up), ticks in measure units.
 
     Cell (i, j) covers ``x_range`` split in ``nx`` equal bins (the extent is the outer cell edges,
     so each cell's centre sits at its bin centre). NaN cells are drawn in ``EMPTY_COLOUR``.
+    When the cells below the ``low_percentile`` of the filled cells span more of the range than
+    all the others (QD archives keep far runaway branches), the colour scale starts at that
+    percentile so they do not flatten it: those cells get the lowest colour, the colour bar an
+    arrow (``extend="min"``) and its label says so.
     """
     values = np.asarray(values, np.float64)
     colours = matplotlib.colormaps[cmap].with_extremes(bad=EMPTY_COLOUR)
     fig = Figure(figsize=(6.0, 4.8), layout="constrained")
     ax = fig.subplots()
     masked = np.ma.masked_invalid(values.T)
+    finite = values[np.isfinite(values)]
+    vmin, clipped = None, False
+    if finite.size:  # clip only a far tail: the lowest cells span more than all the others
+        low = float(np.percentile(finite, low_percentile))
+        clipped = low - finite.min() > finite.max() - low
+        vmin = low if clipped else None
     image = ax.imshow(masked, origin="lower", aspect="auto", interpolation="nearest", cmap=colours,
-                      extent=(*x_range, *y_range))
-    bar = fig.colorbar(image, ax=ax)
-    bar.set_label(colorbar_label)
+                      extent=(*x_range, *y_range), vmin=vmin)
+    bar = fig.colorbar(image, ax=ax, extend="min" if clipped else "neither")
+    bar.set_label(colorbar_label + (f" (below {vmin:.3g}: lowest colour)" if clipped else ""))
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
     filled = int(np.isfinite(values).sum())

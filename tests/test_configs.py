@@ -4,6 +4,7 @@ entry point; unknown names and arguments fail with clear errors."""
 import glob
 import os
 
+import numpy as np
 import pytest
 
 from conftest import load_config
@@ -38,6 +39,11 @@ def test_training_config_smoke_run_writes_weights(tmp_path, name):
     assert os.path.exists(tmp_path / "summary.json") and os.path.exists(tmp_path / "metrics.jsonl")
     assert summary["num_steps"] == config.train.num_steps
     assert "exported_to" not in summary  # export is opt-in
+    from PIL import Image
+
+    curves = np.asarray(Image.open(tmp_path / "curves.png").convert("L"), np.float32)
+    assert curves.std() > 10 and (curves < 128).mean() > 0.005  # axes, ticks and lines drawn
+    assert "![" in open(tmp_path / "report.md").read()
 
 
 def test_unknown_config_argument_is_an_error():

@@ -1,8 +1,9 @@
 """Method ``train``: trains an embedded model with `loop.run_loop` and writes its weights.
 
 Outputs in the workdir: ``params.npz`` (the trained weights, loadable with
-``load_model(name, path=...)``), ``summary.json`` (quality, wall time, steps), and with
-``config.export=True`` a copy in ``jaxlatent/weights/`` (what ships with the package).
+``load_model(name, path=...)``), ``curves.png`` (every logged training metric against step, from
+the whole ``metrics.jsonl``), ``summary.json`` (quality, wall time, steps), ``report.md``, and
+with ``config.export=True`` a copy in ``jaxlatent/weights/`` (what ships with the package).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 import jax
 import ml_collections
 
-from jaxlatent import loop
+from jaxlatent import loop, outputs
 from jaxlatent import params as params_io
 from jaxlatent.models import embedded
 from jaxlatent.training import tasks
@@ -46,6 +47,11 @@ def run(config: ml_collections.ConfigDict, workdir: Workdir) -> dict:
     if config.export:
         shutil.copyfile(out, embedded.weights_path(task.model_name))
         summary["exported_to"] = embedded.weights_path(task.model_name)
-    workdir.write_json("summary.json", summary)
+    figures = outputs.history_figures(workdir, outputs.Curves(
+        "curves.png", None, f"training {task.model_name}: metrics per step"))
+    outputs.write_summary(workdir, summary)
+    headline = {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}
+    outputs.write_report(workdir, f"Training {task.model_name}", config.to_dict(), headline,
+                         figures)
     print({k: v for k, v in summary.items() if not isinstance(v, list)})
     return summary
