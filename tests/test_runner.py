@@ -110,10 +110,20 @@ def test_nan_initial_latents_are_refused():
 
 def test_diverging_search_raises_naming_the_problem():
     blow_up = runner.Problem(lambda z, c, key=None: (jnp.sum(z**4), {}))
-    with pytest.raises(FloatingPointError, match="non-finite"):
+    with pytest.raises(FloatingPointError, match="non-finite.*no checkpoint was written"):
         runner.run(gradient.GradientSearch("sgd", 1e3), blow_up,
                    jax.random.key(0), jnp.ones((1, 1, 2)), {}, num_steps=10, chunk_size=5,
                    progress=False)
+
+
+def test_nan_message_names_the_kept_checkpoint(tmp_path):
+    from jaxlatent.workdir import Workdir
+
+    late = runner.Problem(lambda z, c, key=None: (jnp.sum(z**2) + jnp.where(z[0] > 10, jnp.nan, 0.0), {}))
+    with pytest.raises(FloatingPointError, match="steps 4..6; the checkpoint at step 3 is kept"):
+        runner.run(gradient.GradientSearch("sgd", -1.0), late, jax.random.key(0),
+                   jnp.ones((1, 1, 2)), {}, num_steps=9, chunk_size=3, progress=False,
+                   workdir=Workdir(str(tmp_path)))
 
 
 def test_weighted_sum_logs_every_term():
