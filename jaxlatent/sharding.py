@@ -102,14 +102,16 @@ def unpad(tree, g: int):
             return x if x.shape[0] == g else x[:g]
         if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
             return jax.random.wrap_key_data(one(jax.random.key_data(x)), impl=jax.random.key_impl(x))
-        return np.asarray(multihost_utils.process_allgather(x, tiled=True))[:g]
+        return _gather(x)[:g]
     return jax.tree.map(one, tree)
 
 
 def to_host(tree):
     """Every leaf as a host numpy array, gathering across processes where needed."""
-    def one(x):
-        if isinstance(x, jax.Array) and not x.is_fully_addressable:
-            return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-        return np.asarray(x)
-    return jax.tree.map(one, tree)
+    return jax.tree.map(_gather, tree)
+
+
+def _gather(x) -> np.ndarray:
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)

@@ -223,8 +223,13 @@ def _jit_init(strategy, problem, mesh):
 
 @functools.lru_cache(maxsize=64)
 def _finite_check(strategy):
-    """Jitted ``(state, metrics) -> {name: bool}``: the strategy's state and the loss finite."""
-    state_ok = getattr(strategy, "state_is_finite", None) or _all_floats_finite
+    """Jitted ``(state, metrics) -> {name: bool}``: the strategy's state sound, the loss finite.
+
+    The default state check refuses NaN only: ``±inf`` is a legitimate sentinel in many states
+    ("no value yet", empty archive cells, box edges), and a diverging search shows up as a
+    non-finite loss. A strategy may define a stricter ``state_is_finite`` (CMA-MAEGA: θ finite).
+    """
+    state_ok = getattr(strategy, "state_is_finite", None) or _no_nan
 
     @jax.jit
     def check(state: RunnerState, metrics: dict):
@@ -233,7 +238,7 @@ def _finite_check(strategy):
     return check
 
 
-def _all_floats_finite(tree) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+def _no_nan(tree) -> jax.Array:
+    leaves = [jnp.all(~jnp.isnan(x)) for x in jax.tree.leaves(tree)
               if jnp.issubdtype(x.dtype, jnp.floating)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)

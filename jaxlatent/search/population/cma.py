@@ -78,7 +78,7 @@ def coefficients(d: int, lam: int, diagonal: bool) -> dict:
 
 
 @dataclasses.dataclass(frozen=True)
-class CMAES(common.NanCheck, protocol.StrategyBase):
+class CMAES(protocol.StrategyBase):
     """CMA-ES with λ = ``population`` (0: ``4 + ⌊3 ln d⌋``), σ0 = ``params["sigma0"]``.
 
     Attributes:

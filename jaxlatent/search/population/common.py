@@ -100,18 +100,3 @@ def redraw_until_any(key, rate, d: int):
     key, sub = jax.random.split(key)
     _, mask = jax.lax.while_loop(lambda c: ~jnp.any(c[1]), body, (key, draw(sub)))
     return mask
-
-
-def no_nan(tree) -> jax.Array:
-    """The runner's state check for these strategies: no NaN anywhere (``+inf`` marks "no loss
-    yet" and nevergrad's PSO edge ±1.633e16 is finite, so only NaN means a broken state)."""
-    leaves = [jnp.all(~jnp.isnan(x)) for x in jax.tree.leaves(tree)
-              if jnp.issubdtype(x.dtype, jnp.floating)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
-
-
-class NanCheck:
-    """Mixin: ``state_is_finite`` = `no_nan` (see `jaxlatent.search.runner`)."""
-
-    def state_is_finite(self, state) -> jax.Array:
-        return no_nan(state)

@@ -67,7 +67,7 @@ class DEState(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
-class DifferentialEvolution(common.NanCheck, protocol.StrategyBase):
+class DifferentialEvolution(protocol.StrategyBase):
     """nevergrad ``DE`` (``crossover="binomial"``), ``TwoPointsDE``, ``DiscreteDE`` (DDE).
 
     Attributes:

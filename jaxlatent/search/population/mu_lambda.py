@@ -39,7 +39,7 @@ class MuLambdaState(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
-class MuPlusLambda(common.NanCheck, protocol.StrategyBase):
+class MuPlusLambda(protocol.StrategyBase):
     """Algorithm 1 with μ parents averaged out of λ offspring + the parent.
 
     Attributes:

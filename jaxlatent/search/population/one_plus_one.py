@@ -46,7 +46,7 @@ class OnePlusOneState(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
-class OnePlusOne(common.NanCheck, protocol.StrategyBase):
+class OnePlusOne(protocol.StrategyBase):
     """nevergrad ``OnePlusOne`` / ``DiscreteOnePlusOne`` / ``PortfolioDiscreteOnePlusOne``.
 
     Attributes:

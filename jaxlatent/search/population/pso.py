@@ -65,7 +65,7 @@ def from_box(y, edge: float = NEVERGRAD_EDGE):
 
 
 @dataclasses.dataclass(frozen=True)
-class PSO(common.NanCheck, protocol.StrategyBase):
+class PSO(protocol.StrategyBase):
     """nevergrad ``PSO`` (``transform="arctan"``) or ``RealSpacePSO`` (``"identity"``).
 
     Attributes:

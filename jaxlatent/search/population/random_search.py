@@ -37,7 +37,7 @@ class RandomSearchState(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
-class RandomSearch(common.NanCheck, protocol.StrategyBase):
+class RandomSearch(protocol.StrategyBase):
     """``population`` i.i.d. draws per iteration from N(centre, σ²I) (centre 0 by default)."""
 
     population: int = 32
