@@ -43,11 +43,14 @@ def search(cfg, nets, fns, ctx, banks, key, workdir: Workdir | None, use_sim=Tru
     w_sim, w_pair = dr.effective_weights(
         cfg.loss.lambda1, cfg.loss.lambda2, n, cfg.loss.reference_scaling
     )
-    objective = dr.make_objective(generate, extract, log_prob, w_sim if use_sim else 0.0,
-                                  torch_eps=cfg.loss.torch_eps)
-    problem = runner.Problem(objective, dr.diversity_term(w_pair) if use_div else None)
+    # The weights are traced inputs and the group term is always present (weight 0 turns it
+    # off): every ablation variant, seed and trial of one shape runs the same compiled program.
+    objective = dr.make_objective(generate, extract, log_prob, torch_eps=cfg.loss.torch_eps)
+    problem = runner.Problem(objective, dr.diversity_term())
     full_ctx = {**ctx, "real_features": jnp.asarray(banks.manifold.features),
-                "real_radii": jnp.asarray(banks.manifold.radii)}
+                "real_radii": jnp.asarray(banks.manifold.radii),
+                "lambda1": jnp.float32(w_sim if use_sim else 0.0),
+                "pair_weight": jnp.float32(w_pair if use_div else 0.0)}
     start_ctx = {"anchor": jnp.asarray(anchors).reshape(g, n, -1),
                  "dstar": jnp.broadcast_to(jnp.asarray(banks.dstar)[:, None], (g, n))}
     strategy = build_strategy(cfg.search)

@@ -75,20 +75,39 @@ def latent_shape(generator) -> tuple:
 
 
 def make_fns(nets: Networks):
-    """Pure ``generate(ctx, z)``, ``extract(ctx, images)``, ``log_prob(ctx, f)`` over ctx params."""
-    mode = FEATURE_MODES[nets.feature_mode]
+    """Pure ``generate(ctx, z)``, ``extract(ctx, images)``, ``log_prob(ctx, f)`` over ctx params.
+
+    The same networks (apply functions, mode, range, keyword options) give the same three
+    functions, so objectives built from them hit the compiled programs of an earlier search.
+    """
     gen_kwargs = nets.generator.info.get("apply_kwargs", {})
+    args = (nets.generator.apply_fn, nets.features.apply_fn, nets.flow.apply_fn,
+            nets.feature_mode, tuple(nets.output_range))
+    try:
+        return _cached_fns(*args, tuple(sorted(gen_kwargs.items())))
+    except TypeError:  # unhashable keyword options: build fresh functions
+        return _build_fns(*args, gen_kwargs)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_fns(gen_apply, feat_apply, flow_apply, feature_mode, output_range, gen_kwargs):
+    return _build_fns(gen_apply, feat_apply, flow_apply, feature_mode, output_range,
+                      dict(gen_kwargs))
+
+
+def _build_fns(gen_apply, feat_apply, flow_apply, feature_mode, output_range, gen_kwargs):
+    mode = FEATURE_MODES[feature_mode]
 
     def generate(ctx, z):
-        return nets.generator.apply_fn(ctx["generator"], z, **gen_kwargs)
+        return gen_apply(ctx["generator"], z, **gen_kwargs)
 
     def extract(ctx, images):
-        out = nets.features.apply_fn(ctx["features"], mode(images, nets.output_range))
+        out = feat_apply(ctx["features"], mode(images, output_range))
         return out["fc2"] if isinstance(out, dict) else out
 
     def log_prob(ctx, f):
         scaled = glow.minmax_scale(f, ctx["scaler"]["data_min"], ctx["scaler"]["data_range"])
-        return nets.flow.apply_fn(ctx["flow"], scaled)
+        return flow_apply(ctx["flow"], scaled)
 
     return generate, extract, log_prob
 

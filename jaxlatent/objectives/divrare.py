@@ -17,6 +17,7 @@ reproduces that (λ1 → n·λ1, pair weight → n·λ2); the default follows eq
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import jax
@@ -35,17 +36,20 @@ def feature_distance(a, b, torch_eps: bool = False):
     return jnp.where(sq > 0, jnp.sqrt(safe), 0.0)
 
 
+@functools.lru_cache(maxsize=64)
 def make_objective(
-    generate: Callable, extract: Callable, log_prob: Callable, lambda1: float,
+    generate: Callable, extract: Callable, log_prob: Callable, lambda1: float | None = None,
     *, torch_eps: bool = False,
 ):
-    """Builds the per-start DivRare objective.
+    """Builds the per-start DivRare objective (cached: the same arguments give the same function,
+    so a repeated search hits the runner's compiled step).
 
     Args:
       generate: ``(ctx, z [1, *latent_shape]) -> images [1, H, W, 3]``.
       extract: ``(ctx, images) -> features [1, D]`` (includes the feature preprocessing mode).
       log_prob: ``(ctx, features [1, D]) -> log p [1]`` (includes the min-max scaling).
-      lambda1: effective weight of the similarity term.
+      lambda1: effective weight of the similarity term; None reads it from ``ctx["lambda1"]``,
+        a traced value, so every weight (ablation variants, sweeps) shares one compiled program.
       torch_eps: use the official ``F.pairwise_distance`` epsilon in d(f_i, f_i⁰).
 
     ``ctx`` must hold ``anchor`` [D] (f_i⁰, per start), ``dstar`` (per start), and
@@ -79,23 +83,27 @@ def make_objective(
             "accept": inside & (d <= ctx["dstar"]),
             "features": f,
         }
-        return logp + lambda1 * sim, aux
+        weight = ctx["lambda1"] if lambda1 is None else lambda1
+        return logp + weight * sim, aux
 
     return objective
 
 
-def diversity_term(pair_weight: float):
+@functools.lru_cache(maxsize=64)
+def diversity_term(pair_weight: float | None = None):
     """Group term −w·Σ_{i<j} ‖f_i − f_j‖² over one reference's starts (eq. 2, summed over i).
 
     With ``pair_weight = 2·λ2`` this is Σ_i of eq. 2's −λ2·Σ_{j≠i} d²; the official code's
-    scaling is ``pair_weight = n·λ2``.
+    scaling is ``pair_weight = n·λ2``. None reads w from ``ctx["pair_weight"]`` (traced; a zero
+    weight turns the term off without a new program). Cached like `make_objective`.
     """
 
     def term(latents, aux, ctx):
-        del latents, ctx
+        del latents
+        weight = ctx["pair_weight"] if pair_weight is None else pair_weight
         d2 = pairwise_sq_dists(aux["features"])
         upper = jnp.triu(d2, k=1).sum()
-        return -pair_weight * upper, {"pairwise_sq_sum": upper}
+        return -weight * upper, {"pairwise_sq_sum": upper}
 
     return term
 

@@ -14,6 +14,7 @@ in the problem's memory (``memory_update``), so results have the same ``[G, N]``
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, NamedTuple
 
 import jax
@@ -31,6 +32,7 @@ class StartBests(NamedTuple):
     t: jax.Array  # [] int32 iterations seen
 
 
+@functools.lru_cache(maxsize=64)
 def set_problem(objective: Callable, group_term: Callable | None, scale: float) -> runner.Problem:
     """The runner problem of one set candidate ``u [N, *latent]``.
 
