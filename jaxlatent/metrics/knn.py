@@ -36,22 +36,24 @@ ROW_BLOCK = 256
 COL_BLOCK = 4096
 
 
-def pairwise_distances(a: jax.Array, b: jax.Array) -> jax.Array:
+def pairwise_distances(a: jax.Array, b: jax.Array, a_norms=None, b_norms=None) -> jax.Array:
     """Euclidean distances between rows, sqrt(max(‖a‖² + ‖b‖² − 2a·b, 0)).
 
     Args:
       a: ``[n, D]``; b: ``[m, D]`` (same dtype).
+      a_norms, b_norms: optional precomputed ``_sq_norms`` of ``a`` ``[n]`` / ``b`` ``[m]``.
 
     Returns:
       ``[n, m]`` distances in the inputs' dtype.
     """
+    a_norms = _sq_norms(a) if a_norms is None else a_norms
+    b_norms = _sq_norms(b) if b_norms is None else b_norms
     ab = jnp.matmul(a, b.T, precision=lax.Precision.HIGHEST)
-    d2 = jnp.sum(a * a, -1)[:, None] + jnp.sum(b * b, -1)[None, :] - 2.0 * ab
-    return jnp.sqrt(jnp.maximum(d2, 0.0))
+    return jnp.sqrt(jnp.maximum(a_norms[:, None] + b_norms[None, :] - 2.0 * ab, 0.0))
 
 
 def _sq_norms(x: jax.Array) -> jax.Array:
-    """Row squared norms ``‖x_i‖²``, the same expression `pairwise_distances` uses per block."""
+    """Row squared norms ``‖x_i‖²`` ``[n]`` of ``x [n, D]``."""
     return jnp.sum(x * x, -1)
 
 
@@ -91,8 +93,7 @@ def _blockwise(queries, refs, ref_aux, init_fn: Callable, update_fn: Callable, r
         r = lax.dynamic_slice(refs, (start, zero), (size, d))
         rn = lax.dynamic_slice(r_norms, (start,), (size,))
         aux = None if ref_aux is None else lax.dynamic_slice(ref_aux, (start,), (size,))
-        ab = jnp.matmul(q, r.T, precision=lax.Precision.HIGHEST)
-        dist = jnp.sqrt(jnp.maximum(qn[:, None] + rn[None, :] - 2.0 * ab, 0.0))
+        dist = pairwise_distances(q, r, qn, rn)
         cols = start + jnp.arange(size, dtype=jnp.int32)
         return update_fn(carry, dist, cols, rows, aux)
 
